@@ -1,0 +1,1 @@
+"""Eval: held-out and leave-one-policy-out evaluation, baselines, reports (evaluation issue)."""

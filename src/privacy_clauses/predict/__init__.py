@@ -1,0 +1,1 @@
+"""Predict: the ClauseClassifier API and batch inference (issue: batch inference)."""

@@ -1,0 +1,1 @@
+"""Train: config → Trainer → run folder (issue: fine-tuned transformer)."""
