@@ -10,3 +10,27 @@ POLICIES = DATA / "policies"
 @pytest.fixture
 def seed_policies() -> list[Path]:
     return sorted(POLICIES.iterdir())
+
+
+SMALL_POLICIES = ("gigster", "workhirespot", "gigapros")
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory) -> Path:
+    from .tiny import make_tiny_base
+
+    corpus = " ".join(p.read_text(encoding="utf-8") for p in POLICIES.iterdir())
+    return make_tiny_base(tmp_path_factory.mktemp("tiny-base"), corpus)
+
+
+@pytest.fixture
+def small_data(tmp_path) -> Path:
+    """Three seed policies and their labeled clauses, in a folder of their own."""
+    (tmp_path / "policies").mkdir()
+    for path in POLICIES.iterdir():
+        if path.stem in SMALL_POLICIES:
+            (tmp_path / "policies" / path.name).write_bytes(path.read_bytes())
+    lines = (DATA / "clauses.jsonl").read_text(encoding="utf-8").splitlines()
+    keep = [line for line in lines if line.split('"policy_id": "')[1].split('"')[0] in SMALL_POLICIES]
+    (tmp_path / "clauses.jsonl").write_text("\n".join(keep) + "\n", encoding="utf-8")
+    return tmp_path / "clauses.jsonl"

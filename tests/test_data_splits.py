@@ -49,9 +49,7 @@ def test_labels_are_multi_hot_in_the_scheme_order():
     row = next(r for r in splits["test"] if r["id"] == "gigster:0003")
     record = next(r for r in RECORDS if r.id == "gigster:0003")
     on = {name for name, value in zip(ALL_LABELS, row["labels"], strict=True) if value == 1.0}
-    expected = {f"category:{c}" for c in record.categories} | {
-        f"basis:{b}" for b in record.legal_basis
-    }
+    expected = {f"category:{c}" for c in record.categories} | {f"basis:{b}" for b in record.legal_basis}
     assert on == expected
     assert len(row["labels"]) == len(ALL_LABELS) == 16
     assert row["basis_known"] is True

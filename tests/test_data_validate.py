@@ -71,9 +71,7 @@ def test_each_problem_is_reported_with_file_line_and_id(corpus, line, expected):
 
 def test_duplicate_id_names_the_first_line(corpus):
     problems = validate_file(corpus(good(), good()))
-    assert [str(p).split(": ", 1)[1] for p in problems] == [
-        "acme:0002: duplicate id (first on line 1)"
-    ]
+    assert [str(p).split(": ", 1)[1] for p in problems] == ["acme:0002: duplicate id (first on line 1)"]
 
 
 def test_policy_without_clauses_is_reported(corpus, tmp_path):
@@ -96,9 +94,7 @@ def test_cli_validate_exit_status_and_output(corpus, capsys):
     bad = corpus(good(categories=[]))
     assert main(["data", "validate", bad]) == 1
     out = capsys.readouterr().out.strip().splitlines()
-    assert out == [
-        f"{bad}:1: acme:0002: empty categories: every clause needs at least one category"
-    ]
+    assert out == [f"{bad}:1: acme:0002: empty categories: every clause needs at least one category"]
 
 
 def test_cli_validate_missing_file(tmp_path, capsys):

@@ -55,9 +55,7 @@ def test_markdown_headings_and_bullets_give_context():
     clauses = segment_file(POLICIES / "gigapros.md")
     bullet = next(c for c in clauses if c.text == "detect and prevent fraudulent activities;")
     assert bullet.context.startswith("Privacy Policy | GigaPros.com > Purposes of Data Processing")
-    assert bullet.context.endswith(
-        "necessary for the purposes of our legitimate interests, such as to:"
-    )
+    assert bullet.context.endswith("necessary for the purposes of our legitimate interests, such as to:")
     consent = next(c for c in clauses if c.text.startswith("**Consent** – we rely"))
     assert "legitimate interests" not in consent.context, "a list lead-in ends with its list"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -53,6 +54,23 @@ def _data_agreement(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from .model.checkpoint import ModelLoadError
+    from .train.config import ConfigError, load_config
+    from .train.run import TrainingError, train
+
+    try:
+        config = load_config(args.config, args.overrides)
+        output = train(config, resume=args.resume)
+    except (ConfigError, TrainingError, ModelLoadError) as error:
+        raise UserError(str(error)) from error
+    metrics = json.loads((output / "metrics.json").read_text(encoding="utf-8"))
+    print(f"model: {output / 'model'}")
+    for name, value in metrics.items():
+        print(f"  {name}: {value:.4g}" if isinstance(value, float) else f"  {name}: {value}")
+    return 0
+
+
 def _read(path: str):
     try:
         return read_records(path)
@@ -70,18 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = data_commands.add_parser("validate", help="check a clause file; exit 1 on problems")
     validate.add_argument("file", nargs="?", default=DEFAULT_CLAUSES)
-    validate.add_argument(
-        "--policies", help="folder of policy sources (default: policies/ beside FILE)"
-    )
+    validate.add_argument("--policies", help="folder of policy sources (default: policies/ beside FILE)")
     validate.set_defaults(run=_data_validate)
 
     stats = data_commands.add_parser("stats", help="print label counts per policy")
     stats.add_argument("file", nargs="?", default=DEFAULT_CLAUSES)
     stats.set_defaults(run=_data_stats)
 
-    segment = data_commands.add_parser(
-        "segment", help="split policies into unlabeled clause records"
-    )
+    segment = data_commands.add_parser("segment", help="split policies into unlabeled clause records")
     segment.add_argument("policies", nargs="+", help="policy files (.md, .txt, .html)")
     segment.add_argument("-o", "--output", required=True, help="JSONL file to write")
     segment.set_defaults(run=_data_segment)
@@ -90,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     agreement.add_argument("first")
     agreement.add_argument("second")
     agreement.set_defaults(run=_data_agreement)
+
+    train = commands.add_parser("train", help="fine-tune a model from a YAML config")
+    train.add_argument("--config", help="YAML config (default: built-in defaults)")
+    train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config fields")
+    train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    train.set_defaults(run=_train)
     return parser
 
 

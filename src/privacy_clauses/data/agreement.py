@@ -34,9 +34,7 @@ def agreement(first: Sequence[ClauseRecord], second: Sequence[ClauseRecord]) -> 
     result: dict = {"clauses": len(pairs), "tasks": {}}
     for task, labels in TASKS.items():
         pairs_known = [
-            (a, b)
-            for a, b in pairs
-            if getattr(a, task) is not None and getattr(b, task) is not None
+            (a, b) for a, b in pairs if getattr(a, task) is not None and getattr(b, task) is not None
         ]
         sets = [(set(getattr(a, task)), set(getattr(b, task))) for a, b in pairs_known]
         per_label, pooled_a, pooled_b = {}, [], []
@@ -66,15 +64,12 @@ def agreement_table(first: Sequence[ClauseRecord], second: Sequence[ClauseRecord
     for task, numbers in figures["tasks"].items():
         lines += [
             "",
-            f"{task}: pooled kappa {numbers['kappa']:.3f}, "
-            f"identical label sets {numbers['exact']:.1%}",
+            f"{task}: pooled kappa {numbers['kappa']:.3f}, identical label sets {numbers['exact']:.1%}",
             "",
             "| label | kappa | pass 1 | pass 2 | disagreements |",
             "|---|---|---|---|---|",
         ]
         for label, row in numbers["labels"].items():
             kappa = "n/a" if math.isnan(row["kappa"]) else f"{row['kappa']:.3f}"
-            lines.append(
-                f"| {label} | {kappa} | {row['first']} | {row['second']} | {row['disagreements']} |"
-            )
+            lines.append(f"| {label} | {kappa} | {row['first']} | {row['second']} | {row['disagreements']} |")
     return "\n".join(lines)

@@ -391,9 +391,7 @@ def _clauses(units: list[_Unit]) -> Iterator[Clause]:
             _open_leadin(context, clean_inline(unit.text), unit, following, block_sizes)
 
 
-def _open_leadin(
-    context: _Context, text: str, unit: _Unit, following: _Unit, block_sizes: Counter
-) -> None:
+def _open_leadin(context: _Context, text: str, unit: _Unit, following: _Unit, block_sizes: Counter) -> None:
     """A line ending in ':' frames what follows: the rest of its block, the next list, or the
     section until the next heading."""
     if (

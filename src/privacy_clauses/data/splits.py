@@ -43,9 +43,7 @@ def split_by_policy(
     known = set(policy_ids(records))
     unknown = sorted((set(test) | set(validation)) - known)
     if unknown:
-        raise ValueError(
-            f"unknown policy id(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-        )
+        raise ValueError(f"unknown policy id(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     overlap = sorted(set(test) & set(validation))
     if overlap:
         raise ValueError(f"policy in both test and validation: {', '.join(overlap)}")

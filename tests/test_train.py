@@ -1,0 +1,146 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from privacy_clauses.cli import main
+from privacy_clauses.data import ALL_LABELS
+from privacy_clauses.model.checkpoint import ModelLoadError, load_checkpoint
+from privacy_clauses.model.thresholds import apply_thresholds
+from privacy_clauses.train import run
+from privacy_clauses.train.config import load_config
+
+from .conftest import ROOT
+
+
+def tiny_config(data, base, output, *extra):
+    """The real default config, shrunk to a tiny model and a few CPU steps."""
+    overrides = [
+        f"data={data}", f"base_model={base}", f"output_dir={output}", "test_policies=[gigster]",
+        "validation_policies=[workhirespot]", "max_length=48", "epochs=2", "batch_size=32",
+        *extra,
+    ]  # fmt: skip
+    return load_config(ROOT / "configs" / "default.yaml", overrides)
+
+
+def test_train_save_load_predict(small_data, tiny_base, tmp_path):
+    output = run.train(tiny_config(small_data, tiny_base, tmp_path / "run"))
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("run")) == ["run"]
+    assert {"model", "metrics.json", "config.yaml", "log.json"} <= {p.name for p in output.iterdir()}
+    model_dir = output / "model"
+    assert not list(model_dir.glob("*.bin")) and (model_dir / "model.safetensors").is_file()
+
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    assert model.config.problem_type == "multi_label_classification"
+    assert [model.config.id2label[i] for i in range(len(ALL_LABELS))] == list(ALL_LABELS)
+
+    checkpoint = load_checkpoint(model_dir)
+    assert len(checkpoint.thresholds) == len(ALL_LABELS)
+    assert all(0.0 < t < 1.0 for t in checkpoint.thresholds)
+    assert checkpoint.meta["config"]["seed"] == 42
+    metrics = json.loads((output / "metrics.json").read_text())
+    assert 0.0 <= metrics["test_categories_macro_f1"] <= 1.0
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    batch = tokenizer(
+        ["We share your email with advertisers.", "Contact us"], ["Sharing", ""],
+        return_tensors="pt", padding=True,
+    )  # fmt: skip
+    with torch.inference_mode():
+        probs = torch.sigmoid(model(**batch).logits).numpy()
+    decisions = apply_thresholds(probs, checkpoint.thresholds)
+    categories = decisions[:, :10]
+    assert (categories.sum(axis=1) >= 1).all()
+    other = ALL_LABELS.index("category:other")
+    assert not ((categories[:, other] == 1) & (categories.sum(axis=1) > 1)).any()
+    card = (model_dir / "README.md").read_text()
+    assert "## Metrics" in card and "## Limits" in card and str(tiny_base) in card
+
+
+class EarlyStoppingCallback(run.EarlyStoppingCallback):
+    """The real callback (same name, so its saved state matches) that crashes after a save."""
+
+    def on_save(self, args, state, control, **kwargs):
+        raise KeyboardInterrupt
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(small_data, tiny_base, tmp_path, monkeypatch):
+    config = tiny_config(small_data, tiny_base, tmp_path / "run", "epochs=3")
+    original = run.EarlyStoppingCallback
+    monkeypatch.setattr(run, "EarlyStoppingCallback", EarlyStoppingCallback)
+    with pytest.raises(KeyboardInterrupt):
+        run.train(config)
+    assert not (tmp_path / "run").exists(), "no complete-looking model after a crash"
+    assert list((tmp_path / "run.work").glob("checkpoint-*"))
+
+    monkeypatch.setattr(run, "EarlyStoppingCallback", original)
+    calls = []
+    train_method = run.WeightedTrainer.train
+
+    def spy(self, resume_from_checkpoint=None, **kwargs):
+        calls.append(resume_from_checkpoint)
+        return train_method(self, resume_from_checkpoint=resume_from_checkpoint, **kwargs)
+
+    monkeypatch.setattr(run.WeightedTrainer, "train", spy)
+    output = run.train(config, resume=True)
+    assert calls == [True]
+    log = json.loads((output / "log.json").read_text())
+    assert max(entry.get("epoch", 0) for entry in log) == 3
+    assert not (tmp_path / "run.work").exists()
+
+
+def test_same_seed_and_config_give_the_same_metrics(small_data, tiny_base, tmp_path):
+    first = run.train(tiny_config(small_data, tiny_base, tmp_path / "a"))
+    second = run.train(tiny_config(small_data, tiny_base, tmp_path / "b"))
+    drop = {"train_seconds"}
+    m1 = {k: v for k, v in json.loads((first / "metrics.json").read_text()).items() if k not in drop}
+    m2 = {k: v for k, v in json.loads((second / "metrics.json").read_text()).items() if k not in drop}
+    assert m1 == m2
+    t1 = load_checkpoint(first / "model").thresholds
+    assert np.allclose(t1, load_checkpoint(second / "model").thresholds)
+
+
+def run_cli(capsys, *argv) -> tuple[int, list[str]]:
+    code = main(list(argv))
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("colour=blue", "colour: unknown config key"),
+        ("epochs=-1", "epochs: Input should be greater than 0"),
+        ("data=/no/such/file.jsonl", "file not found"),
+        ("base_model=/no/such/model", "base model '/no/such/model' not found"),
+        ("validation_policies=[]", "the validation split has 0 clauses"),
+        ("test_policies=[nobody]", "unknown policy id(s): nobody"),
+    ],
+)
+def test_bad_training_input_is_one_line_and_exit_2(
+    capsys, small_data, tiny_base, tmp_path, override, expected
+):
+    args = [f"data={small_data}", f"base_model={tiny_base}", f"output_dir={tmp_path / 'r'}",
+            "test_policies=[gigster]", "validation_policies=[workhirespot]", override]  # fmt: skip
+    code, err = run_cli(capsys, "train", *args)
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("error: ") and expected in err[0], err
+
+
+def test_a_label_the_scheme_lacks_stops_training(capsys, small_data, tiny_base, tmp_path):
+    text = small_data.read_text().replace('"data_security"', '"data_safety"', 1)
+    small_data.write_text(text)
+    code, err = run_cli(capsys, "train", f"data={small_data}", f"base_model={tiny_base}",
+                        "test_policies=[gigster]", "validation_policies=[workhirespot]")  # fmt: skip
+    assert code == 2 and "unknown label(s): data_safety" in err[0]
+
+
+def test_loading_refuses_a_folder_that_is_not_our_model(tiny_base):
+    with pytest.raises(ModelLoadError, match="not a privacy-clauses model"):
+        load_checkpoint(tiny_base)
+
+
+def test_shipped_configs_are_valid():
+    for path in (ROOT / "configs").glob("*.yaml"):
+        assert load_config(path).data == "data/clauses.jsonl"
