@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
 from privacy_clauses.cli import main
 from privacy_clauses.data import ALL_LABELS
@@ -55,6 +55,9 @@ def test_train_save_load_predict(small_data, tiny_base, tmp_path):
     assert (categories.sum(axis=1) >= 1).all()
     other = ALL_LABELS.index("category:other")
     assert not ((categories[:, other] == 1) & (categories.sum(axis=1) > 1)).any()
+    scores = pipeline("text-classification", model=str(model_dir), top_k=None)(["We use cookies."])[0]
+    assert sorted(item["label"] for item in scores) == sorted(ALL_LABELS)
+    assert all(0.0 <= item["score"] <= 1.0 for item in scores)
     card = (model_dir / "README.md").read_text()
     assert "## Metrics" in card and "## Limits" in card and str(tiny_base) in card
 
@@ -144,3 +147,19 @@ def test_loading_refuses_a_folder_that_is_not_our_model(tiny_base):
 def test_shipped_configs_are_valid():
     for path in (ROOT / "configs").glob("*.yaml"):
         assert load_config(path).data == "data/clauses.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("cuda", "bf16_ok", "precision", "expected"),
+    [
+        (False, False, "auto", {"bf16": False, "fp16": False}),
+        (False, False, "bf16", {"bf16": False, "fp16": False}),
+        (True, True, "auto", {"bf16": True, "fp16": False}),
+        (True, False, "auto", {"bf16": False, "fp16": True}),
+        (True, True, "fp32", {"bf16": False, "fp16": False}),
+    ],
+)
+def test_mixed_precision_only_on_cuda(monkeypatch, cuda, bf16_ok, precision, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: bf16_ok)
+    assert run.precision_flags(precision) == expected
