@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -307,13 +308,9 @@ class _HtmlUnits(HTMLParser):
         self._add(data, self._pos())
 
     def handle_entityref(self, name: str) -> None:
-        from html import unescape
-
         self._add(unescape(f"&{name};"), self._pos(), one_span=True)
 
     def handle_charref(self, name: str) -> None:
-        from html import unescape
-
         self._add(unescape(f"&#{name};"), self._pos(), one_span=True)
 
 
