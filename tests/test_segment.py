@@ -157,3 +157,16 @@ def test_random_text_gives_valid_offsets(source):
     assert_offsets_valid(source, segment(source, "markdown"))
     for clause in segment(source, "html"):
         assert 0 <= clause.start < clause.end <= len(source)
+
+
+def test_segmenter_still_reproduces_the_labeled_dataset():
+    """The dataset's clauses are the segmenter's output; a change that moves them needs relabeling."""
+    from privacy_clauses.data import read_records
+    from privacy_clauses.data.policies import clause_records
+
+    labeled = [
+        r.model_dump(include={"id", "text", "start", "end", "context"})
+        for r in read_records(POLICIES.parent / "clauses.jsonl")
+    ]
+    fresh = [{k: v for k, v in r.items() if k != "policy_id"} for path in SEEDS for r in clause_records(path)]
+    assert sorted(fresh, key=lambda r: r["id"]) == sorted(labeled, key=lambda r: r["id"])
