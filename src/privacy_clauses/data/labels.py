@@ -40,8 +40,9 @@ ALL_LABELS: tuple[str, ...] = tuple(CATEGORY_PREFIX + c for c in CATEGORIES) + t
 
 TASKS: dict[str, tuple[str, ...]] = {"categories": CATEGORIES, "legal_basis": LEGAL_BASES}
 
+# Columns of each task in the joint space (rows of multi-hot arrays, model outputs).
+TASK_COLUMNS: dict[str, list[int]] = {
+    "categories": [i for i, name in enumerate(ALL_LABELS) if name.startswith(CATEGORY_PREFIX)],
+    "legal_basis": [i for i, name in enumerate(ALL_LABELS) if name.startswith(BASIS_PREFIX)],
+}
 
-def multi_hot(labels: list[str], vocabulary: tuple[str, ...]) -> list[float]:
-    """Return a 0/1 vector over ``vocabulary`` with a 1 for each label present."""
-    present = set(labels)
-    return [1.0 if name in present else 0.0 for name in vocabulary]

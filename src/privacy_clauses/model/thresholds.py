@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import f1_score
 
-from ..data.labels import ALL_LABELS, CATEGORY_PREFIX, OTHER
+from ..data.labels import ALL_LABELS, CATEGORY_PREFIX, OTHER, TASK_COLUMNS
 
 DEFAULT_THRESHOLD = 0.5
 CANDIDATES = np.round(np.arange(0.05, 0.96, 0.05), 2)
@@ -43,7 +43,7 @@ def apply_thresholds(probs: np.ndarray, thresholds: list[float]) -> np.ndarray:
     threshold), and ``other`` never stands beside another category.
     """
     decisions = (probs >= np.asarray(thresholds)).astype(int)
-    categories = [i for i, name in enumerate(ALL_LABELS) if name.startswith(CATEGORY_PREFIX)]
+    categories = TASK_COLUMNS["categories"]
     other = ALL_LABELS.index(CATEGORY_PREFIX + OTHER)
     block = decisions[:, categories]
     empty = block.sum(axis=1) == 0

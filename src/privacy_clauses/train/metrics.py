@@ -5,12 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import f1_score
 
-from ..data.labels import ALL_LABELS, BASIS_PREFIX, CATEGORY_PREFIX
-
-TASK_COLUMNS = {
-    "categories": [i for i, n in enumerate(ALL_LABELS) if n.startswith(CATEGORY_PREFIX)],
-    "legal_basis": [i for i, n in enumerate(ALL_LABELS) if n.startswith(BASIS_PREFIX)],
-}
+from ..data.labels import TASK_COLUMNS
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
