@@ -45,4 +45,3 @@ TASK_COLUMNS: dict[str, list[int]] = {
     "categories": [i for i, name in enumerate(ALL_LABELS) if name.startswith(CATEGORY_PREFIX)],
     "legal_basis": [i for i, name in enumerate(ALL_LABELS) if name.startswith(BASIS_PREFIX)],
 }
-
