@@ -34,3 +34,22 @@ def small_data(tmp_path) -> Path:
     keep = [line for line in lines if line.split('"policy_id": "')[1].split('"')[0] in SMALL_POLICIES]
     (tmp_path / "clauses.jsonl").write_text("\n".join(keep) + "\n", encoding="utf-8")
     return tmp_path / "clauses.jsonl"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_base, tmp_path_factory) -> Path:
+    """A tiny model trained for a few steps by the real training code (seconds)."""
+    from privacy_clauses.train.config import load_config
+    from privacy_clauses.train.run import train
+
+    output = tmp_path_factory.mktemp("tiny-run") / "run"
+    overrides = [
+        f"base_model={tiny_base}",
+        f"output_dir={output}",
+        "max_length=48",
+        "epochs=1",
+        "batch_size=64",
+    ]
+    config = load_config(ROOT / "configs" / "default.yaml", overrides)
+    config.data = str(DATA / "clauses.jsonl")
+    return train(config) / "model"

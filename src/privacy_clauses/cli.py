@@ -71,6 +71,31 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    from .model.checkpoint import ModelLoadError
+    from .predict.batch import run_predict
+    from .predict.readers import InputError
+
+    try:
+        report = run_predict(
+            args.model, args.inputs, args.output, device=args.device, precision=args.precision,
+            batch_size=args.batch_size, on_error=args.on_error, resume=args.resume, summary=args.summary,
+        )  # fmt: skip
+    except (ModelLoadError, InputError, ValueError) as error:
+        raise UserError(str(error)) from error
+    if report is None:  # a secondary process of `accelerate launch`: the main one reports
+        return 0
+    resumed = f", {report.resumed_sources} kept from the interrupted run" if report.resumed_sources else ""
+    print(f"{report.output}: {report.clauses} clauses from {report.sources} input(s){resumed}")
+    for path in report.summary_files:
+        print(f"summary: {path}")
+    if report.truncated:
+        print(f"warning: {report.truncated} clause(s) longer than the model's maximum length were truncated")
+    for _name, reason in report.skipped:
+        print(f"skipped: {reason}", file=sys.stderr)
+    return 1 if report.skipped else 0
+
+
 def _read(path: str):
     try:
         return read_records(path)
@@ -110,6 +135,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config fields")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.set_defaults(run=_train)
+
+    predict = commands.add_parser("predict", help="label every clause of policies or clause files")
+    predict.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="policy/clause files, folders, or - (stdin)"
+    )
+    predict.add_argument("--model", required=True, help="model folder written by 'train'")
+    predict.add_argument("-o", "--output", required=True, help="output file: .jsonl, .csv or .parquet")
+    predict.add_argument("--summary", help="per-policy summary: FILE.json and FILE.md")
+    predict.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    predict.add_argument("--precision", default="auto", help="auto, fp32, bf16, int8 (CPU), fp16 (GPU)")
+    predict.add_argument("--batch-size", type=int, default=32)
+    predict.add_argument("--on-error", choices=("skip", "fail"), default="skip")
+    predict.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    predict.set_defaults(run=_predict)
     return parser
 
 

@@ -1,0 +1,116 @@
+"""``ClauseClassifier``: the Python API for labeling clauses with a trained model."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..data.labels import ALL_LABELS, BASIS_PREFIX, CATEGORY_PREFIX
+from ..data.segment import segment
+from ..model.checkpoint import load_checkpoint
+from ..model.thresholds import apply_thresholds
+from .devices import prepare_model, resolve_device, resolve_precision
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Labels of one clause, and the probability of every label."""
+
+    categories: list[str]
+    legal_basis: list[str]
+    probabilities: dict[str, float]
+
+
+class ClauseClassifier:
+    """A trained checkpoint ready for batch inference on CPU or GPU."""
+
+    def __init__(self, checkpoint, device: str = "auto", precision: str = "auto", batch_size: int = 32):
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self.model = prepare_model(checkpoint.model, self.device, self.precision)
+        self.tokenizer = checkpoint.tokenizer
+        self.thresholds = checkpoint.thresholds
+        self.use_context = checkpoint.meta.get("config", {}).get("use_context", True)
+        trained = int(checkpoint.meta.get("config", {}).get("max_length", 512))
+        positions = getattr(checkpoint.model.config, "max_position_embeddings", trained)
+        self.max_length = min(trained, positions)
+        self.batch_size = batch_size
+        self.truncated = 0
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path, device: str = "auto", precision: str = "auto", batch_size: int = 32
+    ):
+        """Load a model folder written by ``privacy-clauses train``."""
+        return cls(load_checkpoint(path), device=device, precision=precision, batch_size=batch_size)
+
+    def predict_proba(self, texts: Sequence[str], contexts: Sequence[str] | None = None) -> np.ndarray:
+        """Per-label probabilities, shape (len(texts), len(ALL_LABELS)), in input order.
+
+        Tokenizes once, runs length-sorted batches with dynamic padding, counts truncated inputs.
+        """
+        if not texts:
+            return np.zeros((0, len(ALL_LABELS)), dtype=np.float32)
+        pairs = list(contexts) if contexts is not None and self.use_context else None
+        encoded = self.tokenizer(list(texts), pairs, truncation=False, add_special_tokens=True)
+        ids = encoded["input_ids"]
+        too_long = sum(len(row) > self.max_length for row in ids)
+        if too_long:
+            self.truncated += too_long
+            logger.warning("%d clause(s) longer than %d tokens were truncated", too_long, self.max_length)
+            encoded = self.tokenizer(list(texts), pairs, truncation=True, max_length=self.max_length)
+        order = np.argsort([len(row) for row in encoded["input_ids"]], kind="stable")
+        probs = np.empty((len(texts), len(ALL_LABELS)), dtype=np.float32)
+        features = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoded]
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                index = order[start : start + self.batch_size]
+                batch = self.tokenizer.pad(
+                    {key: [encoded[key][i] for i in index] for key in features}, return_tensors="pt"
+                ).to(self.device)
+                logits = self.model(**batch).logits.float()
+                probs[index] = torch.sigmoid(logits).cpu().numpy()
+        return probs
+
+    def decide(self, probs: np.ndarray) -> list[Prediction]:
+        """Apply the saved thresholds and the label rules."""
+        decisions = apply_thresholds(probs, self.thresholds)
+        results = []
+        for row, chosen in zip(probs, decisions, strict=True):
+            on = [name for name, flag in zip(ALL_LABELS, chosen, strict=True) if flag]
+            results.append(
+                Prediction(
+                    categories=[n.removeprefix(CATEGORY_PREFIX) for n in on if n.startswith(CATEGORY_PREFIX)],
+                    legal_basis=[n.removeprefix(BASIS_PREFIX) for n in on if n.startswith(BASIS_PREFIX)],
+                    probabilities={name: round(float(p), 4) for name, p in zip(ALL_LABELS, row, strict=True)},
+                )
+            )
+        return results
+
+    def predict(self, texts: Sequence[str], contexts: Sequence[str] | None = None) -> list[Prediction]:
+        """Label clauses (with their heading context, when given)."""
+        return self.decide(self.predict_proba(texts, contexts))
+
+    def classify_policy(self, text: str, fmt: str = "markdown") -> list[dict]:
+        """Segment a policy and label every clause: text, offsets, context and labels."""
+        clauses = segment(text, fmt)
+        predictions = self.predict([c.text for c in clauses], [c.context for c in clauses])
+        return [
+            {
+                "text": c.text,
+                "start": c.start,
+                "end": c.end,
+                "context": c.context,
+                "categories": p.categories,
+                "legal_basis": p.legal_basis,
+                "probabilities": p.probabilities,
+            }
+            for c, p in zip(clauses, predictions, strict=True)
+        ]

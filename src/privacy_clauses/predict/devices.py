@@ -1,0 +1,53 @@
+"""Devices and numeric precision for inference: one model, CPU or CUDA, without code changes."""
+
+from __future__ import annotations
+
+import torch
+from transformers import PreTrainedModel
+
+PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` takes the first GPU when there is one; ``cuda:N`` must exist."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        resolved = None
+    if resolved is None or resolved.type not in ("cpu", "cuda"):
+        raise ValueError(f"device '{device}': expected auto, cpu, cuda or cuda:N")
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device '{device}': no CUDA GPU is available")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(f"device '{device}': only {torch.cuda.device_count()} GPU(s) present")
+    return resolved
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``auto`` is fp16 on a GPU and fp32 on CPU; int8 is CPU-only, fp16 GPU-only."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision '{precision}': expected one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return "fp16" if device.type == "cuda" else "fp32"
+    if precision == "int8" and device.type != "cpu":
+        raise ValueError("precision 'int8' (dynamic quantization) runs on CPU only")
+    if precision == "fp16" and device.type == "cpu":
+        raise ValueError("precision 'fp16' needs a GPU; on CPU use fp32, bf16 or int8")
+    return precision
+
+
+def prepare_model(model: PreTrainedModel, device: torch.device, precision: str) -> PreTrainedModel:
+    """Put the model in eval mode on ``device`` at ``precision`` (int8: dynamic quantization)."""
+    model = model.eval()
+    if precision == "int8":  # the encoder's linear layers; the small classifier head stays fp32
+        layers = {
+            name
+            for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear) and not name.startswith("classifier")
+        }
+        return torch.ao.quantization.quantize_dynamic(model, layers, dtype=torch.qint8)
+    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    return model.to(device=device, dtype=dtype)
