@@ -59,13 +59,8 @@ class ClauseClassifier:
         if not texts:
             return np.zeros((0, len(ALL_LABELS)), dtype=np.float32)
         pairs = list(contexts) if contexts is not None and self.use_context else None
-        encoded = self.tokenizer(list(texts), pairs, truncation=False, add_special_tokens=True)
-        ids = encoded["input_ids"]
-        too_long = sum(len(row) > self.max_length for row in ids)
-        if too_long:
-            self.truncated += too_long
-            logger.warning("%d clause(s) longer than %d tokens were truncated", too_long, self.max_length)
-            encoded = self.tokenizer(list(texts), pairs, truncation=True, max_length=self.max_length)
+        encoded = self.tokenizer(list(texts), pairs, truncation=True, max_length=self.max_length)
+        self._count_truncated(texts, pairs, encoded["input_ids"])
         order = np.argsort([len(row) for row in encoded["input_ids"]], kind="stable")
         probs = np.empty((len(texts), len(ALL_LABELS)), dtype=np.float32)
         features = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoded]
@@ -78,6 +73,17 @@ class ClauseClassifier:
                 logits = self.model(**batch).logits.float()
                 probs[index] = torch.sigmoid(logits).cpu().numpy()
         return probs
+
+    def _count_truncated(self, texts: Sequence[str], pairs: list[str] | None, ids: list[list[int]]) -> None:
+        """Only inputs that fill ``max_length`` can have been cut: re-check just those."""
+        full = [i for i, row in enumerate(ids) if len(row) >= self.max_length]
+        if not full:
+            return
+        again = self.tokenizer([texts[i] for i in full], [pairs[i] for i in full] if pairs else None)
+        cut = sum(len(row) > self.max_length for row in again["input_ids"])
+        if cut:
+            self.truncated += cut
+            logger.warning("%d clause(s) longer than %d tokens were truncated", cut, self.max_length)
 
     def decide(self, probs: np.ndarray) -> list[Prediction]:
         """Apply the saved thresholds and the label rules."""
