@@ -80,8 +80,15 @@ def test_policy_without_clauses_is_reported(corpus, tmp_path):
     assert [p.message for p in problems] == ["policy 'lonely' (lonely.txt) has no clauses"]
 
 
-def test_written_records_skip_the_offset_check(corpus):
-    assert validate_file(corpus(good(policy_id="acme", source="written", start=0, end=3))) == []
+def test_written_records_are_checked_against_the_written_folder(corpus, tmp_path):
+    (tmp_path / "written").mkdir()
+    (tmp_path / "written" / "w-shop.md").write_text(SOURCE, encoding="utf-8")
+    written = good(id="w-shop:0002", policy_id="w-shop", source="written")
+    assert validate_file(corpus(written)) == []  # only written records: seed policies need none
+    problems = validate_file(corpus(written | {"start": 0, "end": 3}))
+    assert [p.message for p in problems] == ["offsets 0:3 do not match the text in w-shop.md"]
+    problems = validate_file(corpus(written | {"policy_id": "w-gone"}))
+    assert [p.message for p in problems] == ["written document 'w-gone' has no source file"]
 
 
 def test_unknown_basis_is_none_for_corpora_without_it(corpus):

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -163,3 +164,69 @@ def test_mixed_precision_only_on_cuda(monkeypatch, cuda, bf16_ok, precision, exp
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: bf16_ok)
     assert run.precision_flags(precision) == expected
+
+
+def written_file(tmp_path, n: int = 4) -> str:
+    (tmp_path / "written").mkdir(exist_ok=True)
+    text = "We keep your booking for two years. We encrypt every file."
+    (tmp_path / "written" / "w-doc.md").write_text(text, encoding="utf-8")
+    records = [
+        {"id": f"w-doc:{i:04d}", "policy_id": "w-doc", "text": "We keep your booking for two years.",
+         "start": 0, "end": 35, "context": "", "categories": ["data_retention"], "legal_basis": [],
+         "source": "written"}
+        for i in range(n)
+    ]  # fmt: skip
+    path = tmp_path / "supplementary.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return str(path)
+
+
+def test_supplementary_text_joins_the_train_split_only_with_its_weight(small_data, tiny_base, tmp_path):
+    config = tiny_config(small_data, tiny_base, tmp_path / "run", f"supplementary={written_file(tmp_path)}",
+                         "supplementary_weight=0.5")  # fmt: skip
+    splits = run.check_data(config)
+    assert splits["train"]["weight"].count(0.5) == 4
+    assert set(splits["train"]["policy_id"]) == {"gigapros", "w-doc"}
+    for name in ("validation", "test"):
+        assert "w-doc" not in splits[name]["policy_id"] and set(splits[name]["weight"]) == {1.0}
+
+
+def test_written_text_is_never_held_out(small_data, tiny_base, tmp_path):
+    lines = small_data.read_text(encoding="utf-8") + Path(written_file(tmp_path)).read_text(encoding="utf-8")
+    small_data.write_text(lines, encoding="utf-8")
+    config = tiny_config(small_data, tiny_base, tmp_path / "run", "validation_policies=[w-doc]")
+    with pytest.raises(run.TrainingError, match="written text"):
+        run.check_data(config)
+    real = tiny_config(small_data, tiny_base, tmp_path / "run", f"supplementary={small_data}")
+    with pytest.raises(run.TrainingError, match="must be written text"):
+        run.check_data(real)
+
+
+def test_loss_skips_unknown_legal_basis_and_weighs_clauses():
+    class Fixed(torch.nn.Module):
+        def forward(self, **inputs):
+            from types import SimpleNamespace
+
+            return SimpleNamespace(logits=torch.full((2, len(ALL_LABELS)), -2.0))
+
+    trainer = run.WeightedTrainer.__new__(run.WeightedTrainer)
+    trainer.pos_weight = torch.ones(len(ALL_LABELS))
+
+    def loss(labels, known, weight):
+        inputs = {"labels": torch.tensor(labels, dtype=torch.float), "basis_known": torch.tensor(known),
+                  "weight": torch.tensor(weight)}  # fmt: skip
+        return float(trainer.compute_loss(Fixed(), inputs))
+
+    zeros, basis_on = [0.0] * len(ALL_LABELS), [0.0] * 10 + [1.0] * 6
+    # a wrong basis label costs nothing when the basis is unknown
+    assert loss([zeros, basis_on], [True, False], [1.0, 1.0]) == pytest.approx(
+        loss([zeros, zeros], [True, False], [1.0, 1.0])
+    )
+    # ... and something when it is known
+    assert loss([zeros, basis_on], [True, True], [1.0, 1.0]) != pytest.approx(
+        loss([zeros, zeros], [True, True], [1.0, 1.0])
+    )
+    # a clause of weight 0 does not count
+    assert loss([zeros, basis_on], [True, True], [1.0, 0.0]) == pytest.approx(
+        loss([zeros, zeros], [True, True], [1.0, 0.0])
+    )

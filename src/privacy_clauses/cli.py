@@ -20,7 +20,7 @@ class UserError(Exception):
 
 
 def _data_validate(args: argparse.Namespace) -> int:
-    problems = validate_file(args.file, args.policies)
+    problems = validate_file(args.file, args.policies, args.written)
     for problem in problems:
         print(problem)
     if problems:
@@ -46,6 +46,29 @@ def _data_segment(args: argparse.Namespace) -> int:
             raise UserError(f"{path}: not UTF-8 text ({error.reason})") from error
     write_records(records, args.output)
     print(f"{args.output}: {len(records)} unlabeled clauses from {len(args.policies)} policies")
+    return 0
+
+
+def _data_duplicates(args: argparse.Namespace) -> int:
+    from .data.duplicates import near_duplicates
+
+    reference = [record for path in args.against for record in _read(path)]
+    pairs = near_duplicates(_read(args.file), reference, threshold=args.threshold)
+    for pair in pairs:
+        print(pair)
+    print(f"{args.file}: {len(pairs)} near-duplicate pair(s) at TF-IDF cosine >= {args.threshold}")
+    return 1 if pairs else 0
+
+
+def _data_import_opp115(args: argparse.Namespace) -> int:
+    from .data.opp115 import import_opp115
+
+    try:
+        report = import_opp115(args.corpus, args.output, level=args.level)
+    except ValueError as error:
+        raise UserError(str(error)) from error
+    for line in report.lines():
+        print(line, file=sys.stderr if line.startswith("warning:") else sys.stdout)
     return 0
 
 
@@ -96,6 +119,47 @@ def _predict(args: argparse.Namespace) -> int:
     return 1 if report.skipped else 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from .eval import EvaluationError, cross_validate, evaluate_model, headline_table, write_report
+    from .model.checkpoint import ModelLoadError
+    from .train.config import ConfigError, load_config
+    from .train.run import TrainingError
+
+    if (args.cv is None) == (args.model is None):
+        raise UserError("evaluate needs either --model DIR (held-out) or --cv lopo (cross-validation)")
+    try:
+        if args.model:
+            evaluation = evaluate_model(args.model, args.data, device=args.device)
+        else:
+            config = load_config(args.config, args.overrides)
+            variants = {"model": config}
+            if args.ablation:
+                if not config.supplementary:
+                    raise UserError(
+                        "--ablation compares with and without the config's supplementary set; none is set"
+                    )
+                variants = {
+                    "model+written": config,
+                    "model": config.model_copy(update={"supplementary": None}),
+                }
+            seeds = [config.seed + i for i in range(args.seeds)]
+            evaluation = cross_validate(variants, seeds, Path(args.output) / "folds")
+        metrics = write_report(evaluation, args.output, resamples=args.resamples)
+    except (
+        ConfigError,
+        TrainingError,
+        ModelLoadError,
+        EvaluationError,
+        ClauseFileError,
+        ValueError,
+    ) as error:
+        raise UserError(str(error)) from error
+    print(headline_table(metrics))
+    print(f"{args.output}/report.md ({evaluation.mode}, {len(evaluation.seeds)} seed(s), "
+          f"{evaluation.seconds / 60:.1f} min)")  # fmt: skip
+    return 0
+
+
 def _read(path: str):
     try:
         return read_records(path)
@@ -114,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = data_commands.add_parser("validate", help="check a clause file; exit 1 on problems")
     validate.add_argument("file", nargs="?", default=DEFAULT_CLAUSES)
     validate.add_argument("--policies", help="folder of policy sources (default: policies/ beside FILE)")
+    validate.add_argument("--written", help="folder of written documents (default: written/ beside FILE)")
     validate.set_defaults(run=_data_validate)
 
     stats = data_commands.add_parser("stats", help="print label counts per policy")
@@ -125,6 +190,18 @@ def build_parser() -> argparse.ArgumentParser:
     segment.add_argument("-o", "--output", required=True, help="JSONL file to write")
     segment.set_defaults(run=_data_segment)
 
+    duplicates = data_commands.add_parser("duplicates", help="near-duplicate clauses (TF-IDF cosine)")
+    duplicates.add_argument("file")
+    duplicates.add_argument("--against", nargs="*", default=[], help="clause files to compare with too")
+    duplicates.add_argument("--threshold", type=float, default=0.9)
+    duplicates.set_defaults(run=_data_duplicates)
+
+    opp115 = data_commands.add_parser("import-opp115", help="convert the OPP-115 corpus to clause records")
+    opp115.add_argument("corpus", help="the OPP-115 folder (sanitized_policies/, annotations/)")
+    opp115.add_argument("-o", "--output", required=True, help="JSONL file; policy texts go to policies/ beside it")
+    opp115.add_argument("--level", choices=("clause", "segment"), default="clause")
+    opp115.set_defaults(run=_data_import_opp115)
+
     agreement = data_commands.add_parser("agreement", help="Cohen's kappa between two label passes")
     agreement.add_argument("first")
     agreement.add_argument("second")
@@ -135,6 +212,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config fields")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("evaluate", help="score a model on held-out policies, or cross-validate")
+    evaluate.add_argument("--model", help="model folder written by 'train' (held-out evaluation)")
+    evaluate.add_argument(
+        "--data", help="labeled clauses of unseen policies (default: the model's test policies)"
+    )
+    evaluate.add_argument("--cv", choices=("lopo",), help="leave-one-policy-out: train one model per policy")
+    evaluate.add_argument("--config", help="YAML config for --cv (default: built-in defaults)")
+    evaluate.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config fields (--cv)")
+    evaluate.add_argument("--seeds", type=int, default=3, help="fine-tuning seeds per fold (--cv)")
+    evaluate.add_argument(
+        "--ablation", action="store_true", help="--cv with and without the config's supplementary set"
+    )
+    evaluate.add_argument("-o", "--output", required=True, help="report folder to write")
+    evaluate.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the CIs")
+    evaluate.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    evaluate.set_defaults(run=_evaluate)
 
     predict = commands.add_parser("predict", help="label every clause of policies or clause files")
     predict.add_argument(

@@ -45,12 +45,16 @@ def label_problems(record: ClauseRecord) -> list[str]:
     return found
 
 
+def is_written(record: ClauseRecord) -> bool:
+    """Whether a record is training text we wrote (``"source": "written"``), not a real policy's."""
+    return getattr(record, "source", None) == "written"
+
+
 def _offset_problems(record: ClauseRecord, sources: dict[str, Path], texts: dict[str, str]) -> list[str]:
-    if getattr(record, "source", None) == "written":
-        return []
     source_path = sources.get(record.policy_id)
     if source_path is None:
-        return [f"policy '{record.policy_id}' has no source file"]
+        kind = "written document" if is_written(record) else "policy"
+        return [f"{kind} '{record.policy_id}' has no source file"]
     if record.policy_id not in texts:
         texts[record.policy_id] = source_path.read_text(encoding="utf-8")
     is_html = source_path.suffix.lower() in (".html", ".htm")
@@ -59,17 +63,21 @@ def _offset_problems(record: ClauseRecord, sources: dict[str, Path], texts: dict
     return [f"offsets {record.start}:{record.end} do not match the text in {source_path.name}"]
 
 
-def validate_file(path: str | Path, policies: str | Path | None = None) -> list[Problem]:
+def validate_file(
+    path: str | Path, policies: str | Path | None = None, written: str | Path | None = None
+) -> list[Problem]:
     """Return every problem in the clause file ``path``; an empty list means it is valid.
 
-    Offsets are checked against ``policies`` (default: ``policies/`` beside the file);
-    records marked ``"source": "written"`` have no policy file and skip that check.
+    Offsets are checked against ``policies`` (default: ``policies/`` beside the file), and
+    those of records marked ``"source": "written"`` against ``written`` (default: ``written/``
+    beside the file), where the documents we wrote for training live.
     """
     path = Path(path)
     name = str(path)
     if not path.is_file():
         return [Problem(name, 0, "", "file not found")]
     sources = policy_files(policies or default_policy_dir(path))
+    written_sources = policy_files(written or path.parent / "written")
     texts: dict[str, str] = {}
     problems: list[Problem] = []
     seen: dict[str, int] = {}
@@ -87,12 +95,15 @@ def validate_file(path: str | Path, policies: str | Path | None = None) -> list[
         if record.id in seen:
             messages.insert(0, f"duplicate id (first on line {seen[record.id]})")
         seen.setdefault(record.id, line)
-        clause_counts[record.policy_id] += 1
-        messages += _offset_problems(record, sources, texts)
+        if is_written(record):
+            messages += _offset_problems(record, written_sources, texts)
+        else:
+            clause_counts[record.policy_id] += 1
+            messages += _offset_problems(record, sources, texts)
         problems += [Problem(name, line, record.id, message) for message in messages]
     if not parsed:
         problems.append(Problem(name, 0, "", "no clauses in file"))
     for policy_id, source_path in sources.items():
-        if clause_counts[policy_id] == 0:
+        if clause_counts and clause_counts[policy_id] == 0:
             problems.append(Problem(name, 0, "", f"policy '{policy_id}' ({source_path.name}) has no clauses"))
     return problems

@@ -84,6 +84,14 @@ def save_checkpoint(folder: str | Path, checkpoint: Checkpoint) -> None:
     (folder / "README.md").write_text(model_card(meta), encoding="utf-8")
 
 
+def load_checkpoint_meta(folder: str | Path) -> dict:
+    """The checkpoint's ``privacy_clauses.json`` (config, thresholds, metrics) without its weights."""
+    meta_path = Path(folder) / META_FILE
+    if not meta_path.is_file():
+        raise ModelLoadError(f"{folder}: not a privacy-clauses model (no {META_FILE})")
+    return json.loads(meta_path.read_text(encoding="utf-8"))
+
+
 def load_checkpoint(folder: str | Path) -> Checkpoint:
     """Load a checkpoint of this project; refuses pickled weights and remote code."""
     folder = Path(folder)

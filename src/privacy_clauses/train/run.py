@@ -11,10 +11,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
-from datasets import DatasetDict
+from datasets import Dataset, DatasetDict, concatenate_datasets
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
 
-from ..data import ClauseFileError, load_splits, validate_file
+from ..data import ClauseFileError, load_splits, read_records, validate_file
+from ..data.labels import TASK_COLUMNS
+from ..data.splits import to_example
+from ..data.validate import is_written
 from ..model.checkpoint import Checkpoint, build_model, save_checkpoint
 from ..model.thresholds import apply_thresholds, tune_thresholds
 from .config import TrainConfig
@@ -29,30 +32,70 @@ class TrainingError(ValueError):
 
 
 class WeightedTrainer(Trainer):
-    """Trainer whose loss weighs positives of rare labels up (``pos_weight`` of BCE)."""
+    """Trainer with a multi-label BCE loss that weighs positives of rare labels up
+    (``pos_weight``), skips the legal-basis labels of clauses whose basis is unknown
+    (``basis_known``) and weighs each clause by its ``weight`` (written text vs real)."""
 
     def __init__(self, *args, pos_weight: torch.Tensor, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.pos_weight = pos_weight
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        labels = inputs.pop("labels")
+        labels, weight, known = inputs.pop("labels"), inputs.pop("weight"), inputs.pop("basis_known")
         outputs = model(**inputs)
-        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=self.pos_weight.to(outputs.logits.device))
-        loss = loss_fn(outputs.logits.float(), labels.float())
+        logits = outputs.logits.float()
+        losses = torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, labels.float(), pos_weight=self.pos_weight.to(logits.device), reduction="none"
+        )
+        mask = torch.ones_like(losses)
+        mask[:, TASK_COLUMNS["legal_basis"]] = known.float().unsqueeze(1)
+        per_clause = (losses * mask).sum(dim=1) / mask.sum(dim=1)
+        loss = (per_clause * weight).sum() / weight.sum().clamp(min=1e-8)
         return (loss, outputs) if return_outputs else loss
 
 
-def check_data(config: TrainConfig) -> DatasetDict:
-    """Validate the clause file and build the policy-grouped splits, or raise one clear error."""
-    problems = validate_file(config.data)
+def _check_file(path: str) -> None:
+    problems = validate_file(path)
     if problems:
         more = f" (and {len(problems) - 1} more; run 'privacy-clauses data validate')"
         raise TrainingError(f"{problems[0]}{more if len(problems) > 1 else ''}")
+
+
+def add_supplementary(splits: DatasetDict, path: str, weight: float) -> DatasetDict:
+    """Add the written clauses of ``path`` to the train split (never to validation or test),
+    each with loss weight ``weight``; real clauses weigh 1."""
+    records = read_records(path)
+    real = [record.id for record in records if not is_written(record)]
+    if real:
+        raise TrainingError(
+            f"{path}: supplementary data must be written text; {real[0]} has no source: written"
+        )
+    train_split = splits["train"].add_column("weight", [1.0] * len(splits["train"]))
+    written = Dataset.from_list([to_example(record) | {"weight": weight} for record in records])
+    splits["train"] = concatenate_datasets([train_split, written.cast(train_split.features)])
+    return splits
+
+
+def check_data(config: TrainConfig) -> DatasetDict:
+    """Validate the clause files and build the policy-grouped splits, or raise one clear error.
+
+    Written text may only ever train: a test or validation policy of written records is refused.
+    """
+    _check_file(config.data)
+    written = {record.policy_id for record in read_records(config.data) if is_written(record)}
+    held_out = sorted(written & set(config.test_policies + config.validation_policies))
+    if held_out:
+        raise TrainingError(f"{config.data}: '{held_out[0]}' is written text; it cannot be held out")
     try:
         splits = load_splits(config.data, test=config.test_policies, validation=config.validation_policies)
     except (ClauseFileError, ValueError) as error:
         raise TrainingError(f"{config.data}: {error}") from error
+    for name in list(splits):
+        if name != "train" or not config.supplementary:
+            splits[name] = splits[name].add_column("weight", [1.0] * len(splits[name]))
+    if config.supplementary:
+        _check_file(config.supplementary)
+        splits = add_supplementary(splits, config.supplementary, config.supplementary_weight)
     for name in ("train", "validation"):
         size = len(splits[name]) if name in splits else 0
         if size < MIN_EXAMPLES:
@@ -95,7 +138,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         pair = batch["context"] if config.use_context else None
         return tokenizer(batch["text"], pair, truncation=True, max_length=config.max_length)
 
-    columns = ["id", "policy_id", "text", "context", "basis_known"]
+    columns = ["id", "policy_id", "text", "context"]
     encoded = splits.map(tokenize, batched=True, remove_columns=columns)
     train_labels = np.asarray(splits["train"]["labels"])
     args = TrainingArguments(
@@ -114,6 +157,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         metric_for_best_model="macro_f1",
         greater_is_better=True,
         logging_strategy="epoch",
+        remove_unused_columns=False,  # the loss reads `weight` and `basis_known`
         report_to=[],
         seed=config.seed,
         data_seed=config.seed,
