@@ -165,3 +165,24 @@ def test_make_predictions_marks_unknown_basis():
     records = [record(0, "a", ["other"], None), record(1, "a", ["other"], [])]
     run = make_predictions(records, np.zeros((2, len(ALL_LABELS))), np.zeros((2, len(ALL_LABELS))))
     assert run.basis_known.tolist() == [False, True]
+
+
+def test_ablation_runs_the_same_folds_with_and_without_the_written_set(
+    small_data, tiny_base, tmp_path, capsys
+):
+    from .test_train import written_file
+
+    config = tiny_config(small_data, tiny_base, tmp_path / "unused", "max_steps=1",
+                         f"supplementary={written_file(tmp_path)}")  # fmt: skip
+    evaluation = cross_validate(
+        {"model+written": config, "model": config.model_copy(update={"supplementary": None})},
+        seeds=[1], work=tmp_path / "folds",
+    )  # fmt: skip
+    assert set(evaluation.systems) == {"model+written", "model", "tfidf+written", "tfidf", "prior"}
+    test_ids = sorted(r.id for r in read_records(small_data))
+    assert all(sorted(runs[0].ids) == test_ids for runs in evaluation.systems.values())  # no written text
+
+    assert (
+        main(["evaluate", "--cv", "lopo", "--ablation", "-o", str(tmp_path / "x"), f"data={small_data}"]) == 2
+    )
+    assert "supplementary" in capsys.readouterr().err

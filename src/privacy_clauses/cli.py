@@ -198,7 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     opp115 = data_commands.add_parser("import-opp115", help="convert the OPP-115 corpus to clause records")
     opp115.add_argument("corpus", help="the OPP-115 folder (sanitized_policies/, annotations/)")
-    opp115.add_argument("-o", "--output", required=True, help="JSONL file; policy texts go to policies/ beside it")
+    opp115.add_argument(
+        "-o", "--output", required=True, help="JSONL file (policy texts: policies/ beside it)"
+    )
     opp115.add_argument("--level", choices=("clause", "segment"), default="clause")
     opp115.set_defaults(run=_data_import_opp115)
 

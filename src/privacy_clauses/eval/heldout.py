@@ -18,32 +18,29 @@ def evaluate_model(model_dir: str | Path, data: str | Path | None = None, device
     """Score the model in ``model_dir`` on ``data`` (default: the test policies it was trained
     without). Refuses clauses of policies the model trained or tuned thresholds on."""
     started = time.time()
-    meta = load_checkpoint_meta(model_dir)
-    config = TrainConfig(**meta["config"])
-    seen = set(policy_ids(read_records(config.data))) - set(config.test_policies)
-    if data is None:
-        if not config.test_policies:
-            raise EvaluationError(
-                f"{model_dir}: the model has no test policies; pass a clause file to evaluate on"
-            )
-        _, _, records = split_records(
-            read_records(config.data), config.test_policies, config.validation_policies
+    config = TrainConfig(**load_checkpoint_meta(model_dir)["config"])
+    if not Path(config.data).is_file():
+        raise EvaluationError(
+            f"{model_dir}: its training data {config.data} is not here; run from the project folder"
         )
-        source = f"{config.data} (test policies)"
+    train_records, validation_records, test_records = split_records(
+        read_records(config.data), config.test_policies, config.validation_policies
+    )
+    if data is None:
+        if not test_records:
+            raise EvaluationError(f"{model_dir}: the model has no test policies; pass --data FILE")
+        records, source = test_records, f"{config.data} (test policies)"
     else:
         records, source = read_records(data), str(data)
     records = evaluation_records(records, source)
-    leaked = sorted(set(policy_ids(records)) & seen)
+    seen = policy_ids(train_records + validation_records)
+    leaked = sorted(set(policy_ids(records)) & set(seen))
     if leaked:
         raise EvaluationError(f"{source}: policy '{leaked[0]}' was used to train or tune the model")
+    systems = {"model": [model_predictions(model_dir, records, device)]}
+    for name, run in baseline_runs(config, train_records, validation_records, records).items():
+        systems[name] = [run]
     test = policy_ids(records)
-    train_records, validation_records, _ = split_records(
-        read_records(config.data), config.test_policies, config.validation_policies
-    )
-    baselines = baseline_runs(config, train_records, validation_records, records)
-    systems = {"model": [model_predictions(model_dir, records, device)]} | {
-        k: [v] for k, v in baselines.items()
-    }
     return Evaluation(
         mode="held-out", systems=systems, seeds=[config.seed], seconds=time.time() - started,
         folds=[{"test": ",".join(test), "validation": ",".join(config.validation_policies)}],
