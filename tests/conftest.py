@@ -49,6 +49,7 @@ def tiny_model(tiny_base, tmp_path_factory) -> Path:
         "max_length=48",
         "epochs=1",
         "batch_size=64",
+        "supplementary=null",
     ]
     config = load_config(ROOT / "configs" / "default.yaml", overrides)
     config.data = str(DATA / "clauses.jsonl")
