@@ -3,6 +3,7 @@ bootstrap confidence intervals over policies and over clauses; each averaged ove
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -107,6 +108,7 @@ def bootstrap_ci(
     else:
         groups = [np.array([i]) for i in range(len(base))]
     samples: dict[str, list[float]] = {key: [] for key in HEADLINE}
+    warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)  # a resample without support
     for _ in range(resamples):
         index = np.concatenate([groups[g] for g in rng.integers(0, len(groups), len(groups))])
         scores = [headline(*task_rows(run, task, index)) for run in runs]
