@@ -40,9 +40,9 @@ def cross_validate(
     work = Path(work)
     steps = tqdm(total=len(folds) * len(seeds) * len(variants), desc="lopo", unit="model")
     for test, validation in folds:
+        parts = split_records(records, [test], [validation])
         for name, config in variants.items():
             if baselines:
-                parts = split_records(records, [test], [validation])
                 for baseline, run in baseline_runs(config, *parts).items():
                     variant = name.removeprefix("model")
                     if not (variant and baseline == "prior"):  # the prior ignores written text
@@ -50,7 +50,7 @@ def cross_validate(
             runs = systems.setdefault(name, [[] for _ in seeds])
             for slot, seed in enumerate(seeds):
                 logger.info("fold %s (validation %s), %s, seed %d", test, validation, name, seed)
-                runs[slot].append(model_run(config, [test], [validation], seed, work))
+                runs[slot].append(model_run(config, parts[2], [validation], seed, work))
                 steps.update()
     steps.close()
     pooled = {name: [Predictions.concat(parts) for parts in runs] for name, runs in systems.items()}

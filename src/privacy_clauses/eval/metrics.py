@@ -108,10 +108,11 @@ def bootstrap_ci(
     else:
         groups = [np.array([i]) for i in range(len(base))]
     samples: dict[str, list[float]] = {key: [] for key in HEADLINE}
-    warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)  # a resample without support
     for _ in range(resamples):
         index = np.concatenate([groups[g] for g in rng.integers(0, len(groups), len(groups))])
         scores = [headline(*task_rows(run, task, index)) for run in runs]
-        for key in HEADLINE:
-            samples[key].append(np.nanmean([s[key] for s in scores]))
+        with warnings.catch_warnings():  # a resample where no label has support scores NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for key in HEADLINE:
+                samples[key].append(np.nanmean([s[key] for s in scores]))
     return {key: [float(v) for v in np.nanpercentile(values, [2.5, 97.5])] for key, values in samples.items()}

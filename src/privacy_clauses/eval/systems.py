@@ -59,16 +59,20 @@ def baseline_runs(
 
 
 def model_run(
-    config: TrainConfig, test: Sequence[str], validation: Sequence[str], seed: int, work: Path
+    config: TrainConfig,
+    test_records: list[ClauseRecord],
+    validation: Sequence[str],
+    seed: int,
+    work: Path,
 ) -> Predictions:
-    """Fine-tune on one split with ``seed`` and predict its test policies; the model is discarded."""
+    """Fine-tune on one split with ``seed`` and predict its test clauses; the model is discarded."""
+    test = sorted({record.policy_id for record in test_records})
     output = work / f"{'-'.join(test)}-seed{seed}"
     fold_config = config.model_copy(
         update={"test_policies": list(test), "validation_policies": list(validation), "seed": seed,
                 "output_dir": str(output)}
     )  # fmt: skip
     train(fold_config)
-    _, _, test_records = split_records(read_records(config.data), test, validation)
     predictions = model_predictions(output / "model", test_records)
     shutil.rmtree(output, ignore_errors=True)
     return predictions
