@@ -1,4 +1,6 @@
+import copy
 import json
+import threading
 
 import numpy as np
 import pyarrow as pa
@@ -10,7 +12,13 @@ from privacy_clauses.cli import main
 from privacy_clauses.data import ALL_LABELS
 from privacy_clauses.predict import batch
 from privacy_clauses.predict.classifier import ClauseClassifier
-from privacy_clauses.predict.devices import resolve_device, resolve_precision
+from privacy_clauses.predict.devices import (
+    FullRangeInt8Linear,
+    batch_workers,
+    quantize_int8,
+    resolve_device,
+    resolve_precision,
+)
 from privacy_clauses.predict.writers import read_jsonl
 
 from .conftest import POLICIES
@@ -59,6 +67,24 @@ def test_batching_and_length_sorting_do_not_change_results(tiny_model):
     assert np.allclose(one, many, atol=1e-5)
 
 
+def test_cpu_batches_run_on_single_threaded_workers_and_restore_torch_threads():
+    torch.set_num_threads(2)
+    together = threading.Barrier(2, timeout=10)  # breaks unless two workers run side by side
+
+    def worker_threads(_):
+        together.wait()
+        return torch.get_num_threads()
+
+    with batch_workers(torch.device("cpu")) as pool:
+        assert list(pool.map(worker_threads, range(2))) == [1, 1]
+    assert torch.get_num_threads() == 2
+    with pytest.raises(ValueError), batch_workers(torch.device("cpu")) as pool:
+        list(pool.map(int, ["not a number"]))  # a worker's error reaches the caller
+    assert torch.get_num_threads() == 2
+    with batch_workers(torch.device("cuda")) as pool:  # a GPU runs batches one by one
+        assert list(pool.map(lambda _: torch.get_num_threads(), range(2))) == [2, 2]
+
+
 def test_classify_policy_keeps_offsets(classifier):
     clauses = classifier.classify_policy(POLICY, fmt="text")
     assert len(clauses) == 39
@@ -80,6 +106,23 @@ def test_int8_and_bf16_paths_run_on_cpu(tiny_model):
             ["We use cookies."]
         )
         assert np.allclose(probs, reference, atol=0.05), precision
+
+
+def test_int8_quantizes_closer_to_fp32_than_torchs_default():
+    """Per-channel weights and full 8-bit activations: less error on an outlier feature."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 64))
+    with torch.no_grad():
+        model[0].weight[0] *= 20  # one output channel with large weights
+    x = torch.randn(256, 64)
+    x[:, 0] *= 30  # one input feature with outliers
+    exact = model(x)
+    ours = quantize_int8(copy.deepcopy(model))
+    with pytest.warns(DeprecationWarning):
+        default = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear})
+    assert type(ours[0]) is FullRangeInt8Linear
+    error = {name: (m(x) - exact).abs().mean().item() for name, m in (("ours", ours), ("default", default))}
+    assert error["ours"] < error["default"] / 2, error
 
 
 def test_cli_reads_every_input_kind_and_writes_a_summary(inputs, tiny_model, tmp_path, capsys):

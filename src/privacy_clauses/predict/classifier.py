@@ -14,7 +14,7 @@ from ..data.labels import ALL_LABELS, BASIS_PREFIX, CATEGORY_PREFIX
 from ..data.segment import segment
 from ..model.checkpoint import load_checkpoint
 from ..model.thresholds import apply_thresholds
-from .devices import prepare_model, resolve_device, resolve_precision
+from .devices import batch_workers, prepare_model, resolve_device, resolve_precision
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,8 @@ class ClauseClassifier:
     def predict_proba(self, texts: Sequence[str], contexts: Sequence[str] | None = None) -> np.ndarray:
         """Per-label probabilities, shape (len(texts), len(ALL_LABELS)), in input order.
 
-        Tokenizes once, runs length-sorted batches with dynamic padding, counts truncated inputs.
+        Tokenizes once, runs length-sorted batches with dynamic padding (on CPU, one
+        single-threaded worker per core), counts truncated inputs.
         """
         if not texts:
             return np.zeros((0, len(ALL_LABELS)), dtype=np.float32)
@@ -64,14 +65,19 @@ class ClauseClassifier:
         order = np.argsort([len(row) for row in encoded["input_ids"]], kind="stable")
         probs = np.empty((len(texts), len(ALL_LABELS)), dtype=np.float32)
         features = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoded]
-        with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                index = order[start : start + self.batch_size]
-                batch = self.tokenizer.pad(
-                    {key: [encoded[key][i] for i in index] for key in features}, return_tensors="pt"
-                ).to(self.device)
+
+        def run(index: np.ndarray) -> None:
+            batch = self.tokenizer.pad(
+                {key: [encoded[key][i] for i in index] for key in features}, return_tensors="pt"
+            ).to(self.device)
+            with torch.inference_mode():  # per thread: grad mode is thread-local
                 logits = self.model(**batch).logits.float()
-                probs[index] = torch.sigmoid(logits).cpu().numpy()
+            probs[index] = torch.sigmoid(logits).cpu().numpy()
+
+        batches = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
+        with batch_workers(self.device) as workers:
+            for _ in workers.map(run, batches):  # re-raises a worker's exception
+                pass
         return probs
 
     def _count_truncated(self, texts: Sequence[str], pairs: list[str] | None, ids: list[list[int]]) -> None:
