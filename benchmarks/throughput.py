@@ -1,7 +1,7 @@
 """Clauses per second of this project's predict path vs the plain transformers pipeline.
 
-One run, one model, the same clauses (the bundled dataset, repeated; fastest of 5 runs each).
-The baseline is ``transformers.pipeline("text-classification", model=..., top_k=None)``
+One run, one model, the same clauses (the bundled dataset, repeated), fastest of 5
+interleaved rounds. The baseline is ``transformers.pipeline("text-classification", model=..., top_k=None)``
 called on the list of clause/context pairs as its documentation shows; ours is
 ``ClauseClassifier`` at fp32, bf16 and int8. Also reports, for each precision, label
 agreement with fp32 and the change in macro-F1 against the bundled labels (the model saw
@@ -24,15 +24,22 @@ from privacy_clauses.model.thresholds import apply_thresholds
 from privacy_clauses.predict.classifier import ClauseClassifier
 from privacy_clauses.train.metrics import task_scores
 
+PRECISIONS = ("fp32", "bf16", "int8")  # fp32 first: the reference for agreement
 
-def best_speed(run, count: int, repeats: int) -> float:
-    """Clauses per second of the fastest of ``repeats`` runs (the machine is shared and noisy)."""
-    best = float("inf")
+
+def interleaved_speeds(runs: dict, repeats: int) -> dict[str, float]:
+    """Clauses per second of each path, fastest of ``repeats`` rounds.
+
+    Each round times every path once, so slow drift on this shared, noisy machine hits all
+    paths alike instead of whichever happened to run last.
+    """
+    best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeats):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-    return count / best
+        for name, (run, _count) in runs.items():
+            started = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - started)
+    return {name: count / best[name] for name, (_run, count) in runs.items()}
 
 
 def main() -> None:
@@ -40,7 +47,7 @@ def main() -> None:
     parser.add_argument("--model", default="runs/default/model")
     parser.add_argument("--clauses", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=5, help="report the fastest of this many runs")
+    parser.add_argument("--repeats", type=int, default=5, help="report the fastest of this many rounds")
     parser.add_argument(
         "--baseline-clauses", type=int, default=400, help="the baseline is slow: time a prefix"
     )
@@ -54,22 +61,24 @@ def main() -> None:
     print(f"torch threads: {torch.get_num_threads()}, clauses: {len(texts)}")
 
     pipe = pipeline("text-classification", model=args.model, top_k=None, device="cpu")
-    pairs = [{"text": t, "text_pair": c} for t, c in zip(texts, contexts, strict=True)][
-        : args.baseline_clauses
-    ]
+    pairs = [{"text": t, "text_pair": c} for t, c in zip(texts, contexts, strict=True)]
+    pairs = pairs[: args.baseline_clauses]
     pipe(pairs[:8])
-    baseline = best_speed(lambda: pipe(pairs), len(pairs), args.repeats)
+    runs = {"pipeline": (lambda: pipe(pairs), len(pairs))}
+    classifiers = {}
+    for precision in PRECISIONS:
+        classifiers[precision] = ClauseClassifier.from_pretrained(
+            args.model, device="cpu", precision=precision, batch_size=args.batch_size
+        )
+        classifiers[precision].predict_proba(texts[:64], contexts[:64])
+        runs[precision] = (lambda c=classifiers[precision]: c.predict_proba(texts, contexts), len(texts))
+    speed = interleaved_speeds(runs, args.repeats)
+    baseline = speed["pipeline"]
     print(f"pipeline baseline: {baseline:.1f} clauses/s")
 
     reference, qualified = None, {}
-    for precision in ("fp32", "bf16", "int8"):
-        classifier = ClauseClassifier.from_pretrained(
-            args.model, device="cpu", precision=precision, batch_size=args.batch_size
-        )
-        classifier.predict_proba(texts[:64], contexts[:64])
-        speed = best_speed(lambda c=classifier: c.predict_proba(texts, contexts), len(texts), args.repeats)
-        probs = classifier.predict_proba(texts, contexts)
-        decisions = apply_thresholds(probs, classifier.thresholds)
+    for precision, classifier in classifiers.items():
+        decisions = apply_thresholds(classifier.predict_proba(texts, contexts), classifier.thresholds)
         scores = task_scores(decisions, gold)
         if reference is None:
             reference = (decisions, scores)
@@ -79,9 +88,9 @@ def main() -> None:
             t: scores[f"{t}_macro_f1"] - reference[1][f"{t}_macro_f1"] for t in ("categories", "legal_basis")
         }
         if agree >= 0.99:
-            qualified[precision] = speed
+            qualified[precision] = speed[precision]
         print(
-            f"{precision}: {speed:.1f} clauses/s ({speed / baseline:.1f}x baseline); "
+            f"{precision}: {speed[precision]:.1f} clauses/s ({speed[precision] / baseline:.1f}x baseline); "
             f"agreement with fp32: {agree:.4f} of {len(ALL_LABELS)}-label decisions, {exact:.4f} of clauses; "
             f"macro-F1 change: categories {delta['categories']:+.4f}, legal basis {delta['legal_basis']:+.4f}"
         )
