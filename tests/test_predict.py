@@ -13,13 +13,8 @@ from privacy_clauses.cli import main
 from privacy_clauses.data import ALL_LABELS
 from privacy_clauses.predict import batch
 from privacy_clauses.predict.classifier import ClauseClassifier
-from privacy_clauses.predict.devices import (
-    FullRangeInt8Linear,
-    batch_workers,
-    quantize_int8,
-    resolve_device,
-    resolve_precision,
-)
+from privacy_clauses.predict.devices import batch_workers, resolve_device, resolve_precision
+from privacy_clauses.predict.int8 import FullRangeInt8Linear, quantize_int8
 from privacy_clauses.predict.writers import read_jsonl
 
 from .conftest import POLICIES
