@@ -63,13 +63,10 @@ def batch_workers(device: torch.device) -> Iterator[ThreadPoolExecutor]:
     torch's thread count is restored on exit.
     """
     threads = torch.get_num_threads()
-    if device.type != "cpu" or threads < 2:
-        with ThreadPoolExecutor(1) as pool:
-            yield pool
-        return
-    torch.set_num_threads(1)
+    workers = threads if device.type == "cpu" else 1
+    torch.set_num_threads(threads // workers)
     try:
-        with ThreadPoolExecutor(threads) as pool:
+        with ThreadPoolExecutor(workers) as pool:
             yield pool
     finally:
         torch.set_num_threads(threads)
