@@ -54,15 +54,16 @@ class ClauseClassifier:
     def predict_proba(self, texts: Sequence[str], contexts: Sequence[str] | None = None) -> np.ndarray:
         """Per-label probabilities, shape (len(texts), len(ALL_LABELS)), in input order.
 
-        Tokenizes once, runs length-sorted batches with dynamic padding (on CPU, one
-        single-threaded worker per core), counts truncated inputs.
+        Tokenizes once, runs length-sorted batches (longest first) with dynamic padding
+        (on CPU, one single-threaded worker per core), counts truncated inputs.
         """
         if not texts:
             return np.zeros((0, len(ALL_LABELS)), dtype=np.float32)
         pairs = list(contexts) if contexts is not None and self.use_context else None
         encoded = self.tokenizer(list(texts), pairs, truncation=True, max_length=self.max_length)
         self._count_truncated(texts, pairs, encoded["input_ids"])
-        order = np.argsort([len(row) for row in encoded["input_ids"]], kind="stable")
+        # Longest batches first: the workers then end on short ones and finish together.
+        order = np.argsort([-len(row) for row in encoded["input_ids"]], kind="stable")
         probs = np.empty((len(texts), len(ALL_LABELS)), dtype=np.float32)
         features = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoded]
 
