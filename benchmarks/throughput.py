@@ -20,9 +20,9 @@ from transformers import pipeline
 
 from privacy_clauses.data import ALL_LABELS, read_records
 from privacy_clauses.data.splits import to_example
+from privacy_clauses.model.metrics import task_scores
 from privacy_clauses.model.thresholds import apply_thresholds
 from privacy_clauses.predict.classifier import ClauseClassifier
-from privacy_clauses.train.metrics import task_scores
 
 PRECISIONS = ("fp32", "bf16", "int8")  # fp32 first: the reference for agreement
 

@@ -6,7 +6,8 @@ import pytest
 from privacy_clauses.cli import main
 from privacy_clauses.data import ALL_LABELS, read_records
 from privacy_clauses.data.records import ClauseRecord
-from privacy_clauses.eval import EvaluationError, cross_validate, evaluate_model, lopo_splits, write_report
+from privacy_clauses.data.splits import lopo_splits
+from privacy_clauses.eval import EvaluationError, cross_validate, evaluate_model, write_report
 from privacy_clauses.eval.baselines import baseline_predictions
 from privacy_clauses.eval.metrics import bootstrap_ci, task_metrics
 from privacy_clauses.eval.predictions import Predictions, evaluation_records, make_predictions
@@ -132,6 +133,10 @@ def test_held_out_evaluation_writes_the_report(tiny_model, tmp_path, capsys):
     assert model["clauses"] == 39 and set(model["per_policy"]) == {"gigster"}
     assert 0 <= model["micro_f1"]["mean"] <= 1 and len(model["ci95"]["clauses"]["macro_f1"]) == 2
     assert metrics["errors"]["false_positives"] and "text" in metrics["errors"]["false_positives"][0]
+    report = (output / "report.md").read_text()
+    # gigster has no data_retention clause: "no support", not an F1 of 0; no interval over one policy
+    assert "| data_retention | 0 | no support | no support | no support |" in report
+    assert "n/a (1 policy)" in report and "One held-out policy (39 clauses)" in report
 
 
 def test_held_out_evaluation_refuses_policies_the_model_saw(tiny_model, tmp_path):
@@ -186,3 +191,41 @@ def test_ablation_runs_the_same_folds_with_and_without_the_written_set(
         main(["evaluate", "--cv", "lopo", "--ablation", "-o", str(tmp_path / "x"), f"data={small_data}"]) == 2
     )
     assert "supplementary" in capsys.readouterr().err
+
+
+def test_two_stage_lopo_trains_stage_one_once_per_seed_and_folds_without_validation(
+    small_data, tiny_base, tmp_path, monkeypatch
+):
+    from privacy_clauses.eval import crossval
+
+    from .test_train import written_file
+
+    config = tiny_config(small_data, tiny_base, tmp_path / "unused", "max_steps=1", "thresholds=oof",
+                         "pretrain_epochs=1", f"supplementary={written_file(tmp_path)}")  # fmt: skip
+    stage_ones = []
+    original = crossval.pretrain
+    monkeypatch.setattr(crossval, "pretrain", lambda c, f: stage_ones.append(c.seed) or original(c, f))
+    evaluation = cross_validate({"model": config}, seeds=[1, 2], work=tmp_path / "folds")
+    assert stage_ones == [1, 2]
+    assert all(fold["validation"] == "" for fold in evaluation.folds)
+    ids = sorted(r.id for r in read_records(small_data))
+    assert all(sorted(run.ids) == ids for runs in evaluation.systems.values() for run in runs)
+    assert set(evaluation.systems) == {"model", "prior", "tfidf"}
+
+
+def test_tfidf_oof_thresholds_come_from_the_training_policies_only(monkeypatch):
+    from privacy_clauses.eval import baselines
+
+    train = [record(i, p, ["data_security"] if i % 2 else ["other"]) for p in "abc" for i in range(6)]
+    test = [record(0, "z", ["other"])]
+    seen = []
+    original = baselines.tfidf_probs
+    def spy(train, *others):
+        policies = [sorted({r.policy_id for r in part}) for part in (train, *others)]
+        seen.append((policies[0], policies[1:]))
+        return original(train, *others)
+
+    monkeypatch.setattr(baselines, "tfidf_probs", spy)
+    baseline_predictions("tfidf", train, [], test, thresholds="oof")
+    assert seen[:3] == [(["b", "c"], [["a"]]), (["a", "c"], [["b"]]), (["a", "b"], [["c"]])]
+    assert seen[3] == (["a", "b", "c"], [["z"]])

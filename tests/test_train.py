@@ -231,3 +231,45 @@ def test_loss_skips_unknown_legal_basis_and_weighs_clauses():
     assert loss([zeros, basis_on], [True, True], [1.0, 0.0]) == pytest.approx(
         loss([zeros, zeros], [True, True], [1.0, 0.0])
     )
+
+
+def test_two_stage_with_out_of_fold_thresholds(small_data, tiny_base, tmp_path, monkeypatch):
+    """Stage one on the written text alone, one inner model per real training policy for the
+    thresholds, then the final model on every training policy: no validation policy needed."""
+    extra = ["validation_policies=[]", "thresholds=oof", "pretrain_epochs=1", "epochs=1"]
+    extra.append(f"supplementary={written_file(tmp_path)}")
+    config = tiny_config(small_data, tiny_base, tmp_path / "run", *extra)
+    fitted, tuned = [], []
+    original_fit, original_tune = run.fit, run.tune_thresholds
+    monkeypatch.setattr(run, "fit", lambda c, base, split, *a, **k: fitted.append(
+        (Path(base).name, sorted(set(split["policy_id"])))) or original_fit(c, base, split, *a, **k))
+    monkeypatch.setattr(run, "tune_thresholds", lambda probs, *a, **k: tuned.append(len(probs))
+                        or original_tune(probs, *a, **k))  # fmt: skip
+    output = run.train(config)
+    assert fitted == [
+        (tiny_base.name, ["w-doc"]),  # stage one: written text only
+        ("stage-one", ["workhirespot"]),  # inner fold holding out gigapros
+        ("stage-one", ["gigapros"]),  # inner fold holding out workhirespot
+        ("stage-one", ["gigapros", "workhirespot"]),  # the final model
+    ]
+    real = [r for r in run.read_records(small_data) if r.policy_id in {"gigapros", "workhirespot"}]
+    assert tuned == [len(real)]  # thresholds from the pooled out-of-fold predictions
+    meta = load_checkpoint(output / "model").meta
+    assert meta["config"]["pretrain_epochs"] == 1 and meta["validation_policies"] == []
+    assert "test_categories_macro_f1" in meta["metrics"]
+    assert not (tmp_path / "run.work").exists()
+
+
+def test_early_stopping_metric_masks_unknown_legal_basis():
+    from types import SimpleNamespace
+
+    from privacy_clauses.train.metrics import compute_metrics
+
+    labels = np.zeros((4, len(ALL_LABELS)), dtype=int)
+    labels[:, 0] = 1
+    logits = np.where(labels == 1, 5.0, -5.0)  # every category right, no basis predicted
+    unknown = compute_metrics(SimpleNamespace(predictions=logits, label_ids=(labels, np.zeros(4, bool))))
+    assert unknown["categories_macro_f1"] == 1.0 and unknown["macro_f1"] == 1.0  # OPP-115: basis skipped
+    labels[:, 10] = 1  # a known basis the model misses
+    known = compute_metrics(SimpleNamespace(predictions=logits, label_ids=(labels, np.ones(4, bool))))
+    assert known["legal_basis_macro_f1"] == 0.0 and known["macro_f1"] == 0.5

@@ -34,12 +34,19 @@ def policy_ids(records: Sequence[ClauseRecord]) -> list[str]:
     return sorted({record.policy_id for record in records})
 
 
-def split_by_policy(
-    records: Sequence[ClauseRecord],
-    test: Sequence[str],
-    validation: Sequence[str] = (),
-) -> DatasetDict:
-    """Put the ``test`` and ``validation`` policies in their splits and the rest in train."""
+def lopo_splits(ids: Sequence[str]) -> list[tuple[str, str]]:
+    """(test, validation) per leave-one-policy-out fold, in sorted policy order: each policy is held
+    out once, and validation is the next policy, so it always comes from the training side."""
+    ids = sorted(ids)
+    if len(ids) < 3:
+        raise ValueError(f"leave-one-policy-out needs at least 3 policies, found {len(ids)}")
+    return [(policy, ids[(i + 1) % len(ids)]) for i, policy in enumerate(ids)]
+
+
+def split_records(
+    records: Sequence[ClauseRecord], test: Sequence[str], validation: Sequence[str] = ()
+) -> tuple[list[ClauseRecord], list[ClauseRecord], list[ClauseRecord]]:
+    """Train, validation and test records by policy id; a policy is never in two of them."""
     known = set(policy_ids(records))
     unknown = sorted((set(test) | set(validation)) - known)
     if unknown:
@@ -47,30 +54,36 @@ def split_by_policy(
     overlap = sorted(set(test) & set(validation))
     if overlap:
         raise ValueError(f"policy in both test and validation: {', '.join(overlap)}")
-    groups: dict[str, list[dict]] = {"train": [], "validation": [], "test": []}
-    for record in records:
-        split = (
-            "test"
-            if record.policy_id in test
-            else "validation"
-            if record.policy_id in validation
-            else "train"
-        )
-        groups[split].append(to_example(record))
-    if not groups["train"]:
+    held_out = set(test) | set(validation)
+    return (
+        [r for r in records if r.policy_id not in held_out],
+        [r for r in records if r.policy_id in validation],
+        [r for r in records if r.policy_id in test],
+    )
+
+
+def split_by_policy(
+    records: Sequence[ClauseRecord],
+    test: Sequence[str],
+    validation: Sequence[str] = (),
+) -> DatasetDict:
+    """Put the ``test`` and ``validation`` policies in their splits and the rest in train."""
+    train, valid, held_out = split_records(records, test, validation)
+    if not train:
         raise ValueError("no policy left for training")
-    return DatasetDict({name: Dataset.from_list(rows) for name, rows in groups.items() if rows})
+    groups = {"train": train, "validation": valid, "test": held_out}
+    return DatasetDict(
+        {name: Dataset.from_list([to_example(r) for r in rows]) for name, rows in groups.items() if rows}
+    )
 
 
 def lopo_fold(records: Sequence[ClauseRecord], fold: int) -> DatasetDict:
-    """Fold ``fold`` of leave-one-policy-out: test is policy ``fold`` (sorted order),
-    validation is the next policy, train is the rest."""
-    ids = policy_ids(records)
-    if len(ids) < 3:
-        raise ValueError(f"leave-one-policy-out needs at least 3 policies, found {len(ids)}")
-    if not 0 <= fold < len(ids):
-        raise ValueError(f"fold must be in 0..{len(ids) - 1}, got {fold}")
-    return split_by_policy(records, test=[ids[fold]], validation=[ids[(fold + 1) % len(ids)]])
+    """Fold ``fold`` of leave-one-policy-out (``lopo_splits``) as splits."""
+    folds = lopo_splits(policy_ids(records))
+    if not 0 <= fold < len(folds):
+        raise ValueError(f"fold must be in 0..{len(folds) - 1}, got {fold}")
+    test, validation = folds[fold]
+    return split_by_policy(records, test=[test], validation=[validation])
 
 
 def load_splits(

@@ -1,6 +1,6 @@
 """Evaluation: held-out and leave-one-policy-out, baselines beside the model, metrics, reports, plots."""
 
-from .crossval import cross_validate, lopo_splits
+from .crossval import cross_validate
 from .heldout import evaluate_model
 from .predictions import Evaluation, EvaluationError, Predictions
 from .report import headline_table, write_report
@@ -12,6 +12,5 @@ __all__ = [
     "cross_validate",
     "evaluate_model",
     "headline_table",
-    "lopo_splits",
     "write_report",
 ]

@@ -14,6 +14,7 @@ from sklearn.linear_model import LogisticRegression
 
 from ..data.records import ClauseRecord
 from ..data.splits import to_example
+from ..data.validate import is_written
 from ..model.thresholds import apply_thresholds, tune_thresholds
 from .predictions import Predictions, make_predictions
 
@@ -55,18 +56,35 @@ def tfidf_probs(train: Sequence[ClauseRecord], *others: Sequence[ClauseRecord]) 
     return outputs
 
 
+def _oof_thresholds(train: Sequence[ClauseRecord], min_positives: int) -> list[float]:
+    """TF-IDF thresholds from pooled out-of-fold predictions over the real training policies,
+    the rule the model uses with ``thresholds: oof``."""
+    real = sorted({r.policy_id for r in train if not is_written(r)})
+    probs, truth = [], []
+    for held in real:
+        inner_test = [r for r in train if r.policy_id == held]
+        probs.append(tfidf_probs([r for r in train if r.policy_id != held], inner_test)[0])
+        truth.append(_labels(inner_test))
+    return tune_thresholds(np.concatenate(probs), np.concatenate(truth), min_positives=min_positives)
+
+
 def baseline_predictions(
     name: str,
     train: Sequence[ClauseRecord],
     validation: Sequence[ClauseRecord],
     test: Sequence[ClauseRecord],
     min_positives: int = 5,
+    thresholds: str = "validation",
 ) -> Predictions:
-    """Train baseline ``name`` on ``train``, tune thresholds on ``validation``, predict ``test``."""
+    """Train baseline ``name`` on ``train``, tune thresholds on ``validation`` (or out-of-fold over
+    the training policies, ``thresholds="oof"``), predict ``test``."""
     if name == "prior":
-        thresholds = [0.5] * prior_probs(train, 1).shape[1]
         probs = prior_probs(train, len(test))
+        return make_predictions(test, probs, apply_thresholds(probs, [0.5] * probs.shape[1]))
+    if thresholds == "oof":
+        cutoffs = _oof_thresholds(train, min_positives)
+        probs = tfidf_probs(train, test)[0]
     else:
         validation_probs, probs = tfidf_probs(train, validation, test)
-        thresholds = tune_thresholds(validation_probs, _labels(validation), min_positives=min_positives)
-    return make_predictions(test, probs, apply_thresholds(probs, thresholds))
+        cutoffs = tune_thresholds(validation_probs, _labels(validation), min_positives=min_positives)
+    return make_predictions(test, probs, apply_thresholds(probs, cutoffs))

@@ -9,20 +9,13 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..data.records import read_records
-from ..data.splits import policy_ids
+from ..data.splits import lopo_splits, policy_ids, split_records
 from ..train.config import TrainConfig
+from ..train.run import pretrain
 from .predictions import Evaluation, Predictions, evaluation_records
-from .systems import baseline_runs, model_run, split_records
+from .systems import baseline_runs, model_run
 
 logger = logging.getLogger(__name__)
-
-
-def lopo_splits(ids: list[str]) -> list[tuple[str, str]]:
-    """(test, validation) per fold: each policy is held out once; validation (early stopping,
-    thresholds) is the next policy in sorted order, so it always comes from the training side."""
-    if len(ids) < 3:
-        raise ValueError(f"leave-one-policy-out needs at least 3 policies, found {len(ids)}")
-    return [(policy, ids[(i + 1) % len(ids)]) for i, policy in enumerate(ids)]
 
 
 def cross_validate(
@@ -39,9 +32,17 @@ def cross_validate(
     systems: dict[str, list[list[Predictions]]] = {}
     work = Path(work)
     steps = tqdm(total=len(folds) * len(seeds) * len(variants), desc="lopo", unit="model")
+    stage_one: dict[tuple[str, int], Path] = {}
+    for name, config in variants.items():
+        if config.pretrain_epochs > 0 and config.supplementary:  # written text only: shared by all folds
+            for seed in seeds:
+                logger.info("stage one (written set), %s, seed %d", name, seed)
+                stage_one[name, seed] = pretrain(config.model_copy(update={"seed": seed}),
+                                                 work / f"stage-one-{name}-seed{seed}")  # fmt: skip
     for test, validation in folds:
-        parts = split_records(records, [test], [validation])
         for name, config in variants.items():
+            held_out = [] if config.thresholds == "oof" else [validation]  # oof: train on all others
+            parts = split_records(records, [test], held_out)
             if baselines:
                 for baseline, run in baseline_runs(config, *parts).items():
                     variant = name.removeprefix("model")
@@ -50,12 +51,14 @@ def cross_validate(
             runs = systems.setdefault(name, [[] for _ in seeds])
             for slot, seed in enumerate(seeds):
                 logger.info("fold %s (validation %s), %s, seed %d", test, validation, name, seed)
-                runs[slot].append(model_run(config, parts[2], [validation], seed, work))
+                runs[slot].append(
+                    model_run(config, parts[2], held_out, seed, work, stage_one.get((name, seed)))
+                )
                 steps.update()
     steps.close()
     pooled = {name: [Predictions.concat(parts) for parts in runs] for name, runs in systems.items()}
     return Evaluation(
         mode="lopo", systems=pooled, seeds=seeds, seconds=time.time() - started,
-        folds=[{"test": t, "validation": v} for t, v in folds],
+        folds=[{"test": t, "validation": v if first.thresholds == "validation" else ""} for t, v in folds],
         configs={name: config.model_dump() for name, config in variants.items()},
     )  # fmt: skip

@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 
 from ..data.records import read_records
-from ..data.splits import policy_ids
+from ..data.splits import policy_ids, split_records
 from ..model.checkpoint import load_checkpoint_meta
 from ..train.config import TrainConfig
 from .predictions import Evaluation, EvaluationError, evaluation_records
-from .systems import baseline_runs, model_predictions, split_records
+from .systems import baseline_runs, model_predictions
 
 
 def evaluate_model(model_dir: str | Path, data: str | Path | None = None, device: str = "auto") -> Evaluation:

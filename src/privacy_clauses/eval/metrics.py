@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
 from ..data.labels import TASK_COLUMNS, TASKS
+from ..model.metrics import headline
 from .predictions import Predictions
 
 HEADLINE = ("micro_f1", "macro_f1")
@@ -23,19 +24,6 @@ def task_rows(run: Predictions, task: str, index: np.ndarray | None = None) -> t
         rows = rows[run.basis_known[rows]]
     columns = TASK_COLUMNS[task]
     return run.labels[rows][:, columns], run.decisions[rows][:, columns]
-
-
-def headline(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """Micro-F1 and macro-F1; macro averages only labels with support (the others are listed apart)."""
-    supported = y_true.sum(axis=0) > 0
-    if not supported.any():
-        return {"micro_f1": float("nan"), "macro_f1": float("nan")}
-    return {
-        "micro_f1": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
-        "macro_f1": float(
-            f1_score(y_true[:, supported], y_pred[:, supported], average="macro", zero_division=0)
-        ),
-    }
 
 
 def task_metrics(run: Predictions, task: str) -> dict:

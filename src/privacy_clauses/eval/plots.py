@@ -27,8 +27,14 @@ def plot_label_f1(metrics: dict, path: Path) -> None:
             means = [per_label.get(n, {}).get("f1", {}).get("mean", 0.0) for n in names]
             stds = [per_label.get(n, {}).get("f1", {}).get("std", 0.0) for n in names]
             ax.bar(np.arange(len(names)) + k * width, means, width, yerr=stds, label=system, capsize=2)
+        first = metrics["systems"][systems[0]][task].get("per_label", {})
+        for i, name in enumerate(names):  # no bar is not F1 0: say why
+            if not first.get(name, {}).get("support"):
+                ax.text(i + 0.4 - width / 2, 0.02, "no support", rotation=90, ha="center", fontsize=8)
         ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names, rotation=45, ha="right", fontsize=8)
         ax.set_ylim(0, 1)
+        ax.set_xlabel("label")
+        ax.set_ylabel("F1 (mean over seeds)")
         ax.set_title(f"{task}: per-label F1")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
@@ -47,14 +53,17 @@ def plot_pr_curves(systems: dict[str, Predictions], path: Path) -> None:
             if truth.sum() == 0:
                 continue
             precision, recall, _ = precision_recall_curve(truth, run.probs[rows, column])
-            ax.plot(recall, precision, label=name)
+            (line,) = ax.plot(recall, precision, label=name)
+            decided = run.decisions[rows, column]  # the operating point of the tuned threshold
+            hits = int((decided & truth).sum())
+            ax.plot(hits / truth.sum(), hits / max(decided.sum(), 1), "o", color=line.get_color())
         ax.set_title(ALL_LABELS[column], fontsize=9)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
         if not ax.lines:
             ax.text(0.5, 0.5, "no positives", ha="center", va="center")
     axes.flat[0].legend(fontsize=7)
-    fig.supxlabel("recall")
+    fig.supxlabel("recall (dot: the system's decisions at its tuned threshold)")
     fig.supylabel("precision")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

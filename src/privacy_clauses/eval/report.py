@@ -111,14 +111,19 @@ def _task_section(metrics: dict, task: str) -> list[str]:
     header = ["system", "micro-F1", "CI policies", "CI clauses", "macro-F1", "CI policies", "CI clauses",
               "samples-F1", "exact match"]  # fmt: skip
     rows = []
+    several = len(first["per_policy"]) > 1  # an interval over one policy says nothing
     for name, f in systems.items():
         policies, clauses = f["ci95"]["policies"], f["ci95"]["clauses"]
-        rows.append([name, _pm(f["micro_f1"]), _ci(policies["micro_f1"]), _ci(clauses["micro_f1"]),
-                     _pm(f["macro_f1"]), _ci(policies["macro_f1"]), _ci(clauses["macro_f1"]),
+        by_policy = [_ci(policies[key]) if several else "n/a (1 policy)" for key in ("micro_f1", "macro_f1")]
+        rows.append([name, _pm(f["micro_f1"]), by_policy[0], _ci(clauses["micro_f1"]),
+                     _pm(f["macro_f1"]), by_policy[1], _ci(clauses["macro_f1"]),
                      _pm(f["samples_f1"]), _pm(f["exact_match"])])  # fmt: skip
     lines = [f"## {task} ({first['clauses']} clauses)", "", *_table(header, rows), ""]
     rows = []
     for label, figures in first["per_label"].items():
+        if not figures["support"]:  # F1 is undefined, not 0: nothing to find
+            rows.append([label, "0", *["no support"] * len(names)])
+            continue
         cells = [_pm(systems[n]["per_label"][label]["f1"]) for n in names]
         cells[0] += f" ({figures['precision']['mean']:.2f} / {figures['recall']['mean']:.2f})"
         rows.append([label, str(figures["support"]), *cells])
@@ -165,6 +170,11 @@ def report_markdown(metrics: dict) -> str:
         f"Took {metrics['seconds'] / 60:.1f} min.", "",
         "## Headline", "", headline_table(metrics), "",
     ]  # fmt: skip
+    clauses = next(iter(metrics["systems"].values()))["categories"]
+    if metrics["mode"] != "lopo" and len(clauses.get("per_policy", {})) < 2:
+        warning = (f"**One held-out policy ({clauses['clauses']} clauses): a noisy figure.** "
+                   "Leave-one-policy-out (`evaluate --cv lopo`) is the estimate to quote.")  # fmt: skip
+        lines[-3:-3] = [warning, ""]
     for task in TASKS:
         lines += _task_section(metrics, task)
     lines += ["## Figures", "", "![per-label F1](label_f1.png)", "", "![precision-recall](pr_curves.png)", "",

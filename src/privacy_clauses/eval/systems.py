@@ -12,7 +12,7 @@ from ..data.records import ClauseRecord, read_records
 from ..model.thresholds import apply_thresholds
 from ..predict.classifier import ClauseClassifier
 from ..train.config import TrainConfig
-from ..train.run import train
+from ..train.run import stage_two, train
 from .baselines import BASELINES, baseline_predictions
 from .predictions import Predictions, make_predictions
 
@@ -28,18 +28,6 @@ def model_predictions(
     return make_predictions(records, probs, apply_thresholds(probs, classifier.thresholds))
 
 
-def split_records(
-    records: Sequence[ClauseRecord], test: Sequence[str], validation: Sequence[str]
-) -> tuple[list[ClauseRecord], list[ClauseRecord], list[ClauseRecord]]:
-    """Train, validation and test records by policy id."""
-    held_out = set(test) | set(validation)
-    return (
-        [r for r in records if r.policy_id not in held_out],
-        [r for r in records if r.policy_id in validation],
-        [r for r in records if r.policy_id in test],
-    )
-
-
 def baseline_runs(
     config: TrainConfig,
     train_records: list[ClauseRecord],
@@ -52,10 +40,11 @@ def baseline_runs(
         train_records = train_records + read_records(config.supplementary)
     return {
         name: baseline_predictions(
-            name, train_records, validation_records, test_records, config.threshold_min_positives
+            name, train_records, validation_records, test_records, config.threshold_min_positives,
+            config.thresholds,
         )
         for name in BASELINES
-    }
+    }  # fmt: skip
 
 
 def model_run(
@@ -64,14 +53,18 @@ def model_run(
     validation: Sequence[str],
     seed: int,
     work: Path,
+    stage_one: Path | None = None,
 ) -> Predictions:
-    """Fine-tune on one split with ``seed`` and predict its test clauses; the model is discarded."""
+    """Fine-tune on one split with ``seed`` and predict its test clauses; the model is discarded.
+    With ``stage_one`` (the two-stage recipe) the fold fine-tunes that model on its real policies."""
     test = sorted({record.policy_id for record in test_records})
     output = work / f"{'-'.join(test)}-seed{seed}"
     fold_config = config.model_copy(
         update={"test_policies": list(test), "validation_policies": list(validation), "seed": seed,
                 "output_dir": str(output)}
     )  # fmt: skip
+    if stage_one is not None:
+        fold_config = stage_two(fold_config, str(stage_one))
     train(fold_config)
     predictions = model_predictions(output / "model", test_records)
     shutil.rmtree(output, ignore_errors=True)

@@ -16,20 +16,25 @@ def tune_thresholds(
     labels: np.ndarray,
     default: float = DEFAULT_THRESHOLD,
     min_positives: int = 5,
+    basis_known: np.ndarray | None = None,
 ) -> list[float]:
     """Pick, per label, the threshold that maximises F1 on validation data.
 
     The tuned value is shrunk toward ``default`` by ``n / (n + min_positives)`` for a
     label with ``n`` validation positives, so a threshold fitted on three examples
-    cannot drift to an extreme; with no positives the default is kept.
+    cannot drift to an extreme; with no positives the default is kept. Legal-basis columns
+    use only the clauses whose basis is known (``basis_known``).
     """
     thresholds = []
+    basis = set(TASK_COLUMNS["legal_basis"])
     for column in range(labels.shape[1]):
-        positives = int(labels[:, column].sum())
+        rows = basis_known if basis_known is not None and column in basis else slice(None)
+        y, p = labels[rows, column], probs[rows, column]
+        positives = int(y.sum())
         if positives == 0:
             thresholds.append(default)
             continue
-        scores = [f1_score(labels[:, column], probs[:, column] >= t, zero_division=0) for t in CANDIDATES]
+        scores = [f1_score(y, p >= t, zero_division=0) for t in CANDIDATES]
         best = float(CANDIDATES[int(np.argmax(scores))])
         weight = positives / (positives + min_positives)
         thresholds.append(round(weight * best + (1 - weight) * default, 4))

@@ -35,11 +35,22 @@ class TrainConfig(BaseModel):
     )
     validation_policies: list[str] = Field(
         default_factory=list,
-        description="policy ids for early stopping and thresholds (never trained on)",
+        description="policy ids for early stopping (and thresholds: validation); never trained on",
+    )
+    thresholds: Literal["validation", "oof"] = Field(
+        "validation",
+        description="tune per-label thresholds on the validation policies, or on pooled out-of-fold "
+        "predictions of inner folds over the real training policies (one extra model per policy)",
+    )
+    pretrain_epochs: float = Field(
+        0.0,
+        ge=0,
+        description="two-stage recipe: > 0 first trains this many epochs on the supplementary set "
+        "alone, then `epochs` on the real policies alone; 0 trains once on both mixed",
     )
     use_context: bool = Field(True, description="read the heading/lead-in chain as a text pair")
     max_length: int = Field(192, ge=16, description="tokens per clause+context pair")
-    epochs: float = Field(8, gt=0, description="maximum training epochs")
+    epochs: float = Field(8, gt=0, description="training epochs (stage two in the two-stage recipe)")
     learning_rate: float = Field(5e-5, gt=0)
     batch_size: int = Field(16, ge=1, description="per-device batch size")
     weight_decay: float = Field(0.01, ge=0)

@@ -19,9 +19,10 @@ from ..data.labels import TASK_COLUMNS
 from ..data.splits import to_example
 from ..data.validate import is_written
 from ..model.checkpoint import Checkpoint, build_model, save_checkpoint
+from ..model.metrics import sigmoid, task_scores
 from ..model.thresholds import apply_thresholds, tune_thresholds
 from .config import TrainConfig
-from .metrics import compute_metrics, sigmoid, task_scores
+from .metrics import compute_metrics
 
 logger = logging.getLogger(__name__)
 MIN_EXAMPLES = 2
@@ -96,7 +97,12 @@ def check_data(config: TrainConfig) -> DatasetDict:
     if config.supplementary:
         _check_file(config.supplementary)
         splits = add_supplementary(splits, config.supplementary, config.supplementary_weight)
-    for name in ("train", "validation"):
+    needed = (
+        ("train", "validation")
+        if config.thresholds == "validation" or config.validation_policies
+        else ("train",)
+    )
+    for name in needed:
         size = len(splits[name]) if name in splits else 0
         if size < MIN_EXAMPLES:
             raise TrainingError(
@@ -120,6 +126,119 @@ def precision_flags(precision: str) -> dict[str, bool]:
     return {"bf16": precision == "bf16" and cuda, "fp16": precision == "fp16" and cuda}
 
 
+def _encode(dataset: Dataset, tokenizer, config: TrainConfig) -> Dataset:
+    def tokenize(batch):
+        pair = batch["context"] if config.use_context else None
+        return tokenizer(batch["text"], pair, truncation=True, max_length=config.max_length)
+
+    return dataset.map(tokenize, batched=True, remove_columns=["id", "policy_id", "text", "context"])
+
+
+def fit(
+    config: TrainConfig,
+    base: str,
+    train_split: Dataset,
+    work: Path,
+    epochs: float,
+    validation: Dataset | None = None,
+    resume: bool = False,
+) -> WeightedTrainer:
+    """Fine-tune ``base`` on ``train_split`` for ``epochs``. With ``validation`` it evaluates every
+    epoch, stops early and keeps the best epoch (checkpoints in ``work``, for ``resume``); without,
+    it runs the epochs and keeps the last."""
+    set_seed(config.seed)
+    model, tokenizer = build_model(base)
+    checkpoints = validation is not None
+    args = TrainingArguments(
+        output_dir=str(work),
+        num_train_epochs=epochs,
+        max_steps=config.max_steps,
+        learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=max(config.batch_size, 32),
+        weight_decay=config.weight_decay,
+        warmup_steps=config.warmup_ratio,
+        eval_strategy="epoch" if checkpoints else "no",
+        save_strategy="epoch" if checkpoints else "no",
+        save_total_limit=2,
+        load_best_model_at_end=checkpoints,
+        metric_for_best_model="macro_f1",
+        greater_is_better=True,
+        logging_strategy="epoch",
+        label_names=["labels", "basis_known"],  # compute_metrics masks unknown legal bases
+        remove_unused_columns=False,  # the loss reads `weight` and `basis_known`
+        report_to=[],
+        seed=config.seed,
+        data_seed=config.seed,
+        **precision_flags(config.precision),
+    )
+    trainer = WeightedTrainer(
+        model=model,
+        args=args,
+        train_dataset=_encode(train_split, tokenizer, config),
+        eval_dataset=_encode(validation, tokenizer, config) if checkpoints else None,
+        processing_class=tokenizer,
+        compute_metrics=compute_metrics,
+        callbacks=[EarlyStoppingCallback(config.early_stopping_patience)] if checkpoints else [],
+        pos_weight=pos_weights(np.asarray(train_split["labels"]), config.pos_weight_cap),
+    )
+    has_checkpoint = resume and any(work.glob("checkpoint-*"))
+    trainer.train(resume_from_checkpoint=True if has_checkpoint else None)
+    return trainer
+
+
+def predict_probs(trainer: WeightedTrainer, split: Dataset, config: TrainConfig) -> np.ndarray:
+    """Sigmoid probabilities of a fitted model for every clause of ``split``."""
+    return sigmoid(trainer.predict(_encode(split, trainer.processing_class, config)).predictions)
+
+
+def pretrain(config: TrainConfig, folder: str | Path) -> Path:
+    """Stage one of the two-stage recipe: the base fine-tuned on the written set alone for
+    ``pretrain_epochs``. It holds no real policy, so every LOPO fold can start from it."""
+    folder = Path(folder)
+    records = read_records(config.supplementary)
+    written = Dataset.from_list([to_example(record) | {"weight": 1.0} for record in records])
+    trainer = fit(config, config.base_model, written, folder.with_name(folder.name + ".work"),
+                  config.pretrain_epochs)  # fmt: skip
+    trainer.save_model(str(folder))
+    shutil.rmtree(folder.with_name(folder.name + ".work"), ignore_errors=True)
+    return folder
+
+
+def stage_two(config: TrainConfig, base: str) -> TrainConfig:
+    """The config that fine-tunes a stage-one model on the real policies alone."""
+    return config.model_copy(update={"base_model": base, "pretrain_epochs": 0.0, "supplementary": None})
+
+
+def _labels(split: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(split["labels"]).astype(int), np.asarray(split["basis_known"], dtype=bool)
+
+
+def oof_thresholds(config: TrainConfig, train_split: Dataset, written: set[str], work: Path) -> list[float]:
+    """Thresholds tuned on pooled out-of-fold predictions of the training side: one inner model
+    per real training policy, trained on the others (and the written text), predicts it."""
+    real = sorted(set(train_split["policy_id"]) - written)
+    if len(real) < 2:
+        raise TrainingError(
+            f"{config.data}: thresholds: oof needs at least 2 real training policies, found {len(real)}"
+        )
+    probs, labels, known = [], [], []
+    for index, held in enumerate(real):
+        inner_train = train_split.filter(lambda row, held=held: row["policy_id"] != held)
+        inner_test = train_split.filter(lambda row, held=held: row["policy_id"] == held)
+        logger.info("thresholds: inner fold %d/%d holds out %s", index + 1, len(real), held)
+        trainer = fit(config, config.base_model, inner_train, work / f"inner-{index}", config.epochs)
+        probs.append(predict_probs(trainer, inner_test, config))
+        fold_labels, fold_known = _labels(inner_test)
+        labels.append(fold_labels)
+        known.append(fold_known)
+        shutil.rmtree(work / f"inner-{index}", ignore_errors=True)
+    return tune_thresholds(
+        np.concatenate(probs), np.concatenate(labels),
+        min_positives=config.threshold_min_positives, basis_known=np.concatenate(known),
+    )  # fmt: skip
+
+
 def train(config: TrainConfig, resume: bool = False) -> Path:
     """Fine-tune per ``config`` and write the run folder; return its path.
 
@@ -131,63 +250,42 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     output = Path(config.output_dir)
     work, staging = output.with_name(output.name + ".work"), output.with_name(output.name + ".tmp")
     splits = check_data(config)
-    set_seed(config.seed)
-    model, tokenizer = build_model(config.base_model)
-
-    def tokenize(batch):
-        pair = batch["context"] if config.use_context else None
-        return tokenizer(batch["text"], pair, truncation=True, max_length=config.max_length)
-
-    columns = ["id", "policy_id", "text", "context"]
-    encoded = splits.map(tokenize, batched=True, remove_columns=columns)
-    train_labels = np.asarray(splits["train"]["labels"])
-    args = TrainingArguments(
-        output_dir=str(work),
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps,
-        learning_rate=config.learning_rate,
-        per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=max(config.batch_size, 32),
-        weight_decay=config.weight_decay,
-        warmup_steps=config.warmup_ratio,
-        eval_strategy="epoch",
-        save_strategy="epoch",
-        save_total_limit=2,
-        load_best_model_at_end=True,
-        metric_for_best_model="macro_f1",
-        greater_is_better=True,
-        logging_strategy="epoch",
-        remove_unused_columns=False,  # the loss reads `weight` and `basis_known`
-        report_to=[],
-        seed=config.seed,
-        data_seed=config.seed,
-        **precision_flags(config.precision),
-    )
-    trainer = WeightedTrainer(
-        model=model,
-        args=args,
-        train_dataset=encoded["train"],
-        eval_dataset=encoded["validation"],
-        processing_class=tokenizer,
-        compute_metrics=compute_metrics,
-        callbacks=[EarlyStoppingCallback(config.early_stopping_patience)],
-        pos_weight=pos_weights(train_labels, config.pos_weight_cap),
-    )
-    has_checkpoint = resume and any(work.glob("checkpoint-*"))
-    trainer.train(resume_from_checkpoint=True if has_checkpoint else None)
-
-    validation_probs = sigmoid(trainer.predict(encoded["validation"]).predictions)
-    validation_labels = np.asarray(splits["validation"]["labels"]).astype(int)
-    thresholds = tune_thresholds(
-        validation_probs, validation_labels, min_positives=config.threshold_min_positives
-    )
-    metrics = {f"validation_{k}": v for k, v in task_scores(
-        apply_thresholds(validation_probs, thresholds), validation_labels).items()}  # fmt: skip
-    if "test" in encoded:
-        test_probs = sigmoid(trainer.predict(encoded["test"]).predictions)
-        test_labels = np.asarray(splits["test"]["labels"]).astype(int)
-        decisions = apply_thresholds(test_probs, thresholds)
-        metrics |= {f"test_{k}": v for k, v in task_scores(decisions, test_labels).items()}
+    fit_config = config
+    if config.pretrain_epochs > 0 and config.supplementary:
+        stage_one = work / "stage-one"
+        if not (resume and (stage_one / "model.safetensors").is_file()):
+            pretrain(config, stage_one)
+        fit_config = stage_two(config, str(stage_one))
+        splits = check_data(fit_config)
+    written = (
+        {record.policy_id for record in read_records(fit_config.supplementary)} if fit_config.supplementary
+        else set()
+    )  # fmt: skip
+    validation = splits.get("validation")
+    thresholds = (
+        oof_thresholds(fit_config, splits["train"], written, work / "thresholds")
+        if config.thresholds == "oof" else None
+    )  # fmt: skip
+    trainer = fit(fit_config, fit_config.base_model, splits["train"], work, config.epochs,
+                  validation=validation, resume=resume)  # fmt: skip
+    metrics: dict[str, float] = {}
+    if validation is not None:
+        validation_probs = predict_probs(trainer, validation, config)
+        validation_labels, validation_known = _labels(validation)
+        if thresholds is None:
+            thresholds = tune_thresholds(
+                validation_probs, validation_labels,
+                min_positives=config.threshold_min_positives, basis_known=validation_known,
+            )  # fmt: skip
+        decisions = apply_thresholds(validation_probs, thresholds)
+        metrics |= {f"validation_{k}": v for k, v in task_scores(decisions, validation_labels,
+                                                                 validation_known).items()}  # fmt: skip
+    if thresholds is None:
+        raise TrainingError(f"{config.data}: thresholds: validation needs validation_policies")
+    if "test" in splits:
+        test_labels, test_known = _labels(splits["test"])
+        decisions = apply_thresholds(predict_probs(trainer, splits["test"], config), thresholds)
+        metrics |= {f"test_{k}": v for k, v in task_scores(decisions, test_labels, test_known).items()}
     metrics["train_seconds"] = round(time.time() - started, 1)
     metrics["epochs_run"] = float(trainer.state.epoch or 0)
 
@@ -196,9 +294,9 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         "config": config.model_dump(),
         "metrics": metrics,
         "test_policies": sorted(set(splits["test"]["policy_id"])) if "test" in splits else [],
-        "validation_policies": sorted(set(splits["validation"]["policy_id"])),
+        "validation_policies": sorted(set(validation["policy_id"])) if validation is not None else [],
     }
-    save_checkpoint(staging / "model", Checkpoint(trainer.model, tokenizer, thresholds, meta))
+    save_checkpoint(staging / "model", Checkpoint(trainer.model, trainer.processing_class, thresholds, meta))
     (staging / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     (staging / "config.yaml").write_text(yaml.safe_dump(config.model_dump()), encoding="utf-8")
     (staging / "log.json").write_text(json.dumps(trainer.state.log_history, indent=2), encoding="utf-8")
