@@ -205,12 +205,15 @@ def test_two_stage_lopo_trains_stage_one_once_per_seed_and_folds_without_validat
     stage_ones = []
     original = crossval.pretrain
     monkeypatch.setattr(crossval, "pretrain", lambda c, f: stage_ones.append(c.seed) or original(c, f))
-    evaluation = cross_validate({"model": config}, seeds=[1, 2], work=tmp_path / "folds")
-    assert stage_ones == [1, 2]
+    variants = {"model": config, "model[thresholds=validation]": config.model_copy(
+        update={"thresholds": "validation"})}  # fmt: skip
+    evaluation = cross_validate(variants, seeds=[1, 2], work=tmp_path / "folds")
+    assert stage_ones == [1, 2]  # one stage-one model per seed, shared by both variants
     assert all(fold["validation"] == "" for fold in evaluation.folds)
     ids = sorted(r.id for r in read_records(small_data))
     assert all(sorted(run.ids) == ids for runs in evaluation.systems.values() for run in runs)
-    assert set(evaluation.systems) == {"model", "prior", "tfidf"}
+    assert set(evaluation.systems) == {"model", "prior", "tfidf", "model[thresholds=validation]",
+                                       "tfidf[thresholds=validation]", }  # fmt: skip
 
 
 def test_tfidf_oof_thresholds_come_from_the_training_policies_only(monkeypatch):

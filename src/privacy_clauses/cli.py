@@ -142,6 +142,8 @@ def _evaluate(args: argparse.Namespace) -> int:
                     "model+written": config,
                     "model": config.model_copy(update={"supplementary": None}),
                 }
+            for extra in args.compare:  # the same folds and seeds with other settings
+                variants[f"model[{extra}]"] = load_config(args.config, [*args.overrides, *extra.split()])
             seeds = [config.seed + i for i in range(args.seeds)]
             evaluation = cross_validate(variants, seeds, Path(args.output) / "folds")
         metrics = write_report(evaluation, args.output, resamples=args.resamples)
@@ -227,6 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--ablation", action="store_true", help="--cv with and without the config's supplementary set"
     )
+    evaluate.add_argument(
+        "--compare", action="append", default=[], metavar="'KEY=VALUE ...'",
+        help="--cv: also run the config with these overrides, on the same folds and seeds (repeatable)",
+    )  # fmt: skip
     evaluate.add_argument("-o", "--output", required=True, help="report folder to write")
     evaluate.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the CIs")
     evaluate.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")

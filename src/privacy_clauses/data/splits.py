@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from datasets import Dataset, DatasetDict
@@ -84,6 +84,17 @@ def lopo_fold(records: Sequence[ClauseRecord], fold: int) -> DatasetDict:
         raise ValueError(f"fold must be in 0..{len(folds) - 1}, got {fold}")
     test, validation = folds[fold]
     return split_by_policy(records, test=[test], validation=[validation])
+
+
+def inner_folds(train: Dataset, exclude: set[str] = frozenset()) -> Iterator[tuple[str, Dataset, Dataset]]:
+    """Leave-one-policy-out inside a train split: per policy not in ``exclude`` (written text),
+    ``(policy, the rest, that policy)``. Out-of-fold predictions for thresholds come from these."""
+    for held in sorted(set(train["policy_id"]) - set(exclude)):
+        yield (
+            held,
+            train.filter(lambda row, held=held: row["policy_id"] != held),
+            train.filter(lambda row, held=held: row["policy_id"] == held),
+        )
 
 
 def load_splits(

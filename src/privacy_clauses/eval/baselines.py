@@ -13,7 +13,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from ..data.records import ClauseRecord
-from ..data.splits import to_example
+from ..data.splits import split_records, to_example
 from ..data.validate import is_written
 from ..model.thresholds import apply_thresholds, tune_thresholds
 from .predictions import Predictions, make_predictions
@@ -62,8 +62,8 @@ def _oof_thresholds(train: Sequence[ClauseRecord], min_positives: int) -> list[f
     real = sorted({r.policy_id for r in train if not is_written(r)})
     probs, truth = [], []
     for held in real:
-        inner_test = [r for r in train if r.policy_id == held]
-        probs.append(tfidf_probs([r for r in train if r.policy_id != held], inner_test)[0])
+        inner_train, _, inner_test = split_records(train, [held])
+        probs.append(tfidf_probs(inner_train, inner_test)[0])
         truth.append(_labels(inner_test))
     return tune_thresholds(np.concatenate(probs), np.concatenate(truth), min_positives=min_positives)
 

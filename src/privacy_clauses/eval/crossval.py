@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -16,6 +17,10 @@ from .predictions import Evaluation, Predictions, evaluation_records
 from .systems import baseline_runs, model_run
 
 logger = logging.getLogger(__name__)
+STAGE_ONE_FIELDS = {
+    "base_model", "supplementary", "pretrain_epochs", "learning_rate", "batch_size", "weight_decay",
+    "warmup_ratio", "pos_weight_cap", "max_length", "use_context", "precision", "max_steps", "seed",
+}  # fmt: skip
 
 
 def cross_validate(
@@ -32,13 +37,18 @@ def cross_validate(
     systems: dict[str, list[list[Predictions]]] = {}
     work = Path(work)
     steps = tqdm(total=len(folds) * len(seeds) * len(variants), desc="lopo", unit="model")
-    stage_one: dict[tuple[str, int], Path] = {}
+    stage_one: dict[tuple[str, int], Path] = {}  # written text only: shared by folds and variants
+    trained: dict[str, Path] = {}
     for name, config in variants.items():
-        if config.pretrain_epochs > 0 and config.supplementary:  # written text only: shared by all folds
-            for seed in seeds:
+        if not (config.pretrain_epochs > 0 and config.supplementary):
+            continue
+        for seed in seeds:
+            settings = config.model_copy(update={"seed": seed})
+            key = json.dumps(settings.model_dump(include=STAGE_ONE_FIELDS), sort_keys=True)
+            if key not in trained:
                 logger.info("stage one (written set), %s, seed %d", name, seed)
-                stage_one[name, seed] = pretrain(config.model_copy(update={"seed": seed}),
-                                                 work / f"stage-one-{name}-seed{seed}")  # fmt: skip
+                trained[key] = pretrain(settings, work / f"stage-one-{len(trained)}")
+            stage_one[name, seed] = trained[key]
     for test, validation in folds:
         for name, config in variants.items():
             held_out = [] if config.thresholds == "oof" else [validation]  # oof: train on all others

@@ -16,7 +16,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_
 
 from ..data import ClauseFileError, load_splits, read_records, validate_file
 from ..data.labels import TASK_COLUMNS
-from ..data.splits import to_example
+from ..data.splits import inner_folds, to_example
 from ..data.validate import is_written
 from ..model.checkpoint import Checkpoint, build_model, save_checkpoint
 from ..model.metrics import sigmoid, task_scores
@@ -26,6 +26,13 @@ from .metrics import compute_metrics
 
 logger = logging.getLogger(__name__)
 MIN_EXAMPLES = 2
+# Batches of similar length: random batches of this data pad to ~1.9x its tokens (transformers 5
+# names the option train_sampling_strategy, 4.x group_by_length).
+LENGTH_GROUPED = (
+    {"train_sampling_strategy": "group_by_length"}
+    if "train_sampling_strategy" in TrainingArguments.__dataclass_fields__
+    else {"group_by_length": True}
+)
 
 
 class TrainingError(ValueError):
@@ -43,6 +50,7 @@ class WeightedTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels, weight, known = inputs.pop("labels"), inputs.pop("weight"), inputs.pop("basis_known")
+        inputs.pop("length", None)  # only for length-grouped batching
         outputs = model(**inputs)
         logits = outputs.logits.float()
         losses = torch.nn.functional.binary_cross_entropy_with_logits(
@@ -129,7 +137,8 @@ def precision_flags(precision: str) -> dict[str, bool]:
 def _encode(dataset: Dataset, tokenizer, config: TrainConfig) -> Dataset:
     def tokenize(batch):
         pair = batch["context"] if config.use_context else None
-        return tokenizer(batch["text"], pair, truncation=True, max_length=config.max_length)
+        encoded = tokenizer(batch["text"], pair, truncation=True, max_length=config.max_length)
+        return encoded | {"length": [len(ids) for ids in encoded["input_ids"]]}
 
     return dataset.map(tokenize, batched=True, remove_columns=["id", "policy_id", "text", "context"])
 
@@ -168,6 +177,7 @@ def fit(
         label_names=["labels", "basis_known"],  # compute_metrics masks unknown legal bases
         remove_unused_columns=False,  # the loss reads `weight` and `basis_known`
         report_to=[],
+        **LENGTH_GROUPED,
         seed=config.seed,
         data_seed=config.seed,
         **precision_flags(config.precision),
@@ -217,16 +227,14 @@ def _labels(split: Dataset) -> tuple[np.ndarray, np.ndarray]:
 def oof_thresholds(config: TrainConfig, train_split: Dataset, written: set[str], work: Path) -> list[float]:
     """Thresholds tuned on pooled out-of-fold predictions of the training side: one inner model
     per real training policy, trained on the others (and the written text), predicts it."""
-    real = sorted(set(train_split["policy_id"]) - written)
-    if len(real) < 2:
+    folds = list(inner_folds(train_split, written))
+    if len(folds) < 2:
         raise TrainingError(
-            f"{config.data}: thresholds: oof needs at least 2 real training policies, found {len(real)}"
+            f"{config.data}: thresholds: oof needs at least 2 real training policies, found {len(folds)}"
         )
     probs, labels, known = [], [], []
-    for index, held in enumerate(real):
-        inner_train = train_split.filter(lambda row, held=held: row["policy_id"] != held)
-        inner_test = train_split.filter(lambda row, held=held: row["policy_id"] == held)
-        logger.info("thresholds: inner fold %d/%d holds out %s", index + 1, len(real), held)
+    for index, (held, inner_train, inner_test) in enumerate(folds):
+        logger.info("thresholds: inner fold %d/%d holds out %s", index + 1, len(folds), held)
         trainer = fit(config, config.base_model, inner_train, work / f"inner-{index}", config.epochs)
         probs.append(predict_probs(trainer, inner_test, config))
         fold_labels, fold_known = _labels(inner_test)
