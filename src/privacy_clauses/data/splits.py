@@ -7,6 +7,7 @@ from pathlib import Path
 
 from datasets import Dataset, DatasetDict
 
+from .errors import PrivacyClausesError
 from .labels import ALL_LABELS, BASIS_PREFIX, CATEGORY_PREFIX
 from .records import ClauseRecord, read_records
 
@@ -43,10 +44,11 @@ def split_by_policy(
     known = set(policy_ids(records))
     unknown = sorted((set(test) | set(validation)) - known)
     if unknown:
-        raise ValueError(f"unknown policy id(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        known_ids = ", ".join(sorted(known))
+        raise PrivacyClausesError(f"unknown policy id(s): {', '.join(unknown)}; known: {known_ids}")
     overlap = sorted(set(test) & set(validation))
     if overlap:
-        raise ValueError(f"policy in both test and validation: {', '.join(overlap)}")
+        raise PrivacyClausesError(f"policy in both test and validation: {', '.join(overlap)}")
     groups: dict[str, list[dict]] = {"train": [], "validation": [], "test": []}
     for record in records:
         split = (
@@ -58,7 +60,7 @@ def split_by_policy(
         )
         groups[split].append(to_example(record))
     if not groups["train"]:
-        raise ValueError("no policy left for training")
+        raise PrivacyClausesError("no policy left for training")
     return DatasetDict({name: Dataset.from_list(rows) for name, rows in groups.items() if rows})
 
 
@@ -67,9 +69,9 @@ def lopo_fold(records: Sequence[ClauseRecord], fold: int) -> DatasetDict:
     validation is the next policy, train is the rest."""
     ids = policy_ids(records)
     if len(ids) < 3:
-        raise ValueError(f"leave-one-policy-out needs at least 3 policies, found {len(ids)}")
+        raise PrivacyClausesError(f"leave-one-policy-out needs at least 3 policies, found {len(ids)}")
     if not 0 <= fold < len(ids):
-        raise ValueError(f"fold must be in 0..{len(ids) - 1}, got {fold}")
+        raise PrivacyClausesError(f"fold must be in 0..{len(ids) - 1}, got {fold}")
     return split_by_policy(records, test=[ids[fold]], validation=[ids[(fold + 1) % len(ids)]])
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..data.errors import PrivacyClausesError
 from ..data.records import read_records
 from ..data.splits import policy_ids
 from ..train.config import TrainConfig
@@ -21,7 +22,7 @@ def lopo_splits(ids: list[str]) -> list[tuple[str, str]]:
     """(test, validation) per fold: each policy is held out once; validation (early stopping,
     thresholds) is the next policy in sorted order, so it always comes from the training side."""
     if len(ids) < 3:
-        raise ValueError(f"leave-one-policy-out needs at least 3 policies, found {len(ids)}")
+        raise PrivacyClausesError(f"leave-one-policy-out needs at least 3 policies, found {len(ids)}")
     return [(policy, ids[(i + 1) % len(ids)]) for i, policy in enumerate(ids)]
 
 

@@ -18,6 +18,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from ..data.errors import PrivacyClausesError
 from ..data.labels import ALL_LABELS, SCHEME_VERSION
 from .card import model_card
 from .folding import FOLDED_KEY, folded, shift_bias
@@ -27,7 +28,7 @@ EMBEDDED_BASE = "embedded"
 META_FILE = "privacy_clauses.json"
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(PrivacyClausesError):
     """The folder is not a model of this project, or the base model cannot be found."""
 
 

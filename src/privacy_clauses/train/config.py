@@ -8,8 +8,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..data.errors import PrivacyClausesError
 
-class ConfigError(ValueError):
+
+class ConfigError(PrivacyClausesError):
     """A config that cannot be used; the message is one line for the user."""
 
 

@@ -15,10 +15,12 @@ from datasets import Dataset, DatasetDict, concatenate_datasets
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
 
 from ..data import ClauseFileError, load_splits, read_records, validate_file
+from ..data.errors import PrivacyClausesError
 from ..data.labels import TASK_COLUMNS
 from ..data.splits import to_example
 from ..data.validate import is_written
 from ..model.checkpoint import Checkpoint, build_model, save_checkpoint
+from ..model.precision import auto_precision
 from ..model.thresholds import apply_thresholds, tune_thresholds
 from .config import TrainConfig
 from .metrics import compute_metrics, sigmoid, task_scores
@@ -27,7 +29,7 @@ logger = logging.getLogger(__name__)
 MIN_EXAMPLES = 2
 
 
-class TrainingError(ValueError):
+class TrainingError(PrivacyClausesError):
     """A problem with the training input, reported in one line."""
 
 
@@ -113,10 +115,10 @@ def pos_weights(labels: np.ndarray, cap: float) -> torch.Tensor:
 
 
 def precision_flags(precision: str) -> dict[str, bool]:
-    """bf16/fp16 only on CUDA; 'auto' picks bf16 where supported, else fp16, on a GPU."""
+    """bf16/fp16 only on CUDA; 'auto' as in ``model.precision.auto_precision``."""
     cuda = torch.cuda.is_available()
     if precision == "auto":
-        precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "fp32"
+        precision = auto_precision("cuda" if cuda else "cpu")
     return {"bf16": precision == "bf16" and cuda, "fp16": precision == "fp16" and cuda}
 
 
