@@ -118,6 +118,18 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        from .serve.app import serve
+    except ImportError as error:
+        raise UserError(f"serve needs fastapi and uvicorn ({error.name} is missing): "
+                        "pip install 'privacy-clauses[serve]'") from error  # fmt: skip
+    serve(args.model, host=args.host, port=args.port, backend=args.backend, precision=args.precision,
+          device=args.device, batch_size=args.batch_size, max_batch=args.max_batch,
+          max_wait_ms=args.max_wait_ms, access_log=args.access_log)  # fmt: skip
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from .eval import cross_validate, evaluate_model, headline_table, write_report
     from .train.config import load_config
@@ -268,6 +280,19 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("onnx",), default="onnx", help="files go to MODEL/onnx/")
     export.add_argument("--int8", action="store_true", help="also write an int8 (dynamic quantization) model")
     export.set_defaults(run=_export)
+
+    serve = commands.add_parser("serve", help="HTTP API: label clauses and policies on demand")
+    serve.add_argument("--model", required=True, help="model folder written by 'train'")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port")
+    serve.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="as for predict")
+    serve.add_argument("--precision", default="auto", choices=PRECISIONS, help="as for predict")
+    serve.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    serve.add_argument("--batch-size", type=int, default=32, help="clauses per forward pass")
+    serve.add_argument("--max-batch", type=int, default=64, help="clauses collected from concurrent requests")
+    serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a batch waits to fill")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(run=_serve)
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 
 import torch
 
@@ -24,7 +25,9 @@ class Int8Linear(torch.nn.Module):
         zero = torch.zeros(self.out_features, dtype=torch.long)
         column = scale.unsqueeze(1)
         weight = torch.maximum(torch.minimum(weight, 63 * column), -64 * column)  # levels -64..63
-        quantized = torch.quantize_per_channel(weight, scale.double(), zero, 0, torch.qint8)
+        with warnings.catch_warnings():  # torch 2.13 announces the removal of quantized tensors;
+            warnings.filterwarnings("ignore", "torch.quantize_per_tensor", UserWarning)  # onnx int8 stays
+            quantized = torch.quantize_per_channel(weight, scale.double(), zero, 0, torch.qint8)
         bias = None if linear.bias is None else linear.bias.detach().float()
         self.packed = torch.ops.quantized.linear_prepack(quantized, bias)
 
