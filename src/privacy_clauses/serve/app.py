@@ -90,6 +90,26 @@ async def _invalid(request: Request, error: RequestValidationError) -> JSONRespo
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+class BodyLimit:
+    """ASGI middleware: a POST needs a Content-Length (411) of at most ``limit`` bytes (413)."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            length = dict(scope["headers"]).get(b"content-length")
+            problem = None
+            if length is None:
+                problem = (411, "Content-Length required")
+            elif not length.isdigit() or int(length) > self.limit:
+                problem = (413, f"body larger than {self.limit} bytes")
+            if problem:
+                await JSONResponse({"detail": problem[1]}, status_code=problem[0])(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(
     classifier: ClauseClassifier, *, max_batch: int = 64, max_wait_ms: float = 5.0, name: str = "model"
 ) -> FastAPI:
@@ -107,15 +127,7 @@ def create_app(
     app.state.batcher = batcher
     app.add_exception_handler(RequestValidationError, _invalid)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        if request.method == "POST":
-            length = request.headers.get("content-length")
-            if length is None:
-                return JSONResponse({"detail": "Content-Length required"}, status_code=411)
-            if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-                return JSONResponse({"detail": f"body larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
     @app.post("/v1/classify", response_model=ClassifyResponse, summary="Label clauses")
     async def classify(body: ClassifyRequest) -> dict:
