@@ -130,6 +130,13 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _push(args: argparse.Namespace) -> int:
+    from .model.hub import push_model
+
+    print(push_model(args.model, args.repo_id, private=args.private))
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from .eval import cross_validate, evaluate_model, headline_table, write_report
     from .train.config import load_config
@@ -293,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a batch waits to fill")
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.set_defaults(run=_serve)
+
+    push = commands.add_parser("push", help="publish a model folder on the Hugging Face Hub")
+    push.add_argument("--model", required=True, help="model folder written by 'train'")
+    push.add_argument("repo_id", help="owner/name of the model repository (created if missing)")
+    push.add_argument("--private", action="store_true", help="create the repository private")
+    push.set_defaults(run=_push)
     return parser
 
 

@@ -96,7 +96,18 @@ def save_checkpoint(folder: str | Path, checkpoint: Checkpoint) -> None:
         FOLDED_KEY: shift,
     }
     (folder / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    (folder / "README.md").write_text(model_card(meta), encoding="utf-8")
+    lopo = read_lopo_report(meta.get("config", {}).get("lopo_report"))
+    (folder / "README.md").write_text(model_card(meta, lopo), encoding="utf-8")
+
+
+def read_lopo_report(path: str | None) -> dict | None:
+    """A leave-one-policy-out report's ``metrics.json`` for the card (``None`` if no path)."""
+    if not path:
+        return None
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"{path}: cannot read the LOPO report ({error})") from error
 
 
 def load_checkpoint_meta(folder: str | Path) -> dict:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..data.errors import PrivacyClausesError
 
@@ -57,6 +57,16 @@ class TrainConfig(BaseModel):
         "auto", description="auto: bf16 (or fp16) on a GPU that supports it, fp32 on CPU"
     )
     seed: int = 42
+    lopo_report: str | None = Field(
+        None, description="metrics.json of 'evaluate --cv lopo' with this recipe, for the model card"
+    )
+
+    @field_validator("lopo_report")
+    @classmethod
+    def _report_exists(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
     max_steps: int = Field(-1, description="stop after this many steps (-1: no limit; for tests)")
 
 
