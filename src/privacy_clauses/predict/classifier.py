@@ -116,7 +116,8 @@ class ClauseClassifier:
         full = [i for i, row in enumerate(ids) if len(row) >= self.max_length]
         if not full:
             return
-        again = self.tokenizer([texts[i] for i in full], [pairs[i] for i in full] if pairs else None)
+        again = self.tokenizer([texts[i] for i in full], [pairs[i] for i in full] if pairs else None,
+                               verbose=False)  # fmt: skip  (the warning below says it once)
         cut = sum(len(row) > self.max_length for row in again["input_ids"])
         if cut:
             self.truncated += cut
