@@ -61,7 +61,7 @@ def test_train_save_load_predict(small_data, tiny_base, tmp_path):
     assert sorted(item["label"] for item in scores) == sorted(ALL_LABELS)
     assert all(0.0 <= item["score"] <= 1.0 for item in scores)
     card = (model_dir / "README.md").read_text()
-    assert "## Metrics" in card and "## Limits" in card and str(tiny_base) in card
+    assert "## Evaluation" in card and "## Limitations" in card and str(tiny_base) in card
 
 
 class EarlyStoppingCallback(run.EarlyStoppingCallback):

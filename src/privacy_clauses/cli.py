@@ -7,16 +7,19 @@ import json
 import sys
 from pathlib import Path
 
-from .data import ClauseFileError, read_records, validate_file, write_records
+from . import __version__
+from .data import read_records, validate_file, write_records
 from .data.agreement import agreement_table
+from .data.errors import PrivacyClausesError
 from .data.policies import clause_records
 from .data.stats import stats_table
 
 DEFAULT_CLAUSES = "data/clauses.jsonl"
+DESCRIPTION = "Label the clauses of privacy policies: OPP-115 practice categories and GDPR legal bases."
 
 
-class UserError(Exception):
-    """A mistake in the user's input: reported in one line, never as a traceback."""
+class UserError(PrivacyClausesError):
+    """A mistake in the command line itself: reported in one line, never as a traceback."""
 
 
 def _data_validate(args: argparse.Namespace) -> int:
@@ -63,10 +66,7 @@ def _data_duplicates(args: argparse.Namespace) -> int:
 def _data_import_opp115(args: argparse.Namespace) -> int:
     from .data.opp115 import import_opp115
 
-    try:
-        report = import_opp115(args.corpus, args.output, level=args.level)
-    except ValueError as error:
-        raise UserError(str(error)) from error
+    report = import_opp115(args.corpus, args.output, level=args.level)
     for line in report.lines():
         print(line, file=sys.stderr if line.startswith("warning:") else sys.stdout)
     return 0
@@ -78,15 +78,10 @@ def _data_agreement(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .model.checkpoint import ModelLoadError
-    from .train.config import ConfigError, load_config
-    from .train.run import TrainingError, train
+    from .train.config import load_config
+    from .train.run import train
 
-    try:
-        config = load_config(args.config, args.overrides)
-        output = train(config, resume=args.resume)
-    except (ConfigError, TrainingError, ModelLoadError) as error:
-        raise UserError(str(error)) from error
+    output = train(load_config(args.config, args.overrides), resume=args.resume)
     metrics = json.loads((output / "metrics.json").read_text(encoding="utf-8"))
     print(f"model: {output / 'model'}")
     for name, value in metrics.items():
@@ -95,17 +90,13 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .model.checkpoint import ModelLoadError
     from .predict.batch import run_predict
-    from .predict.readers import InputError
 
-    try:
-        report = run_predict(
-            args.model, args.inputs, args.output, device=args.device, precision=args.precision,
-            batch_size=args.batch_size, on_error=args.on_error, resume=args.resume, summary=args.summary,
-        )  # fmt: skip
-    except (ModelLoadError, InputError, ValueError) as error:
-        raise UserError(str(error)) from error
+    report = run_predict(
+        args.model, args.inputs, args.output, device=args.device, precision=args.precision,
+        batch_size=args.batch_size, on_error=args.on_error, resume=args.resume, summary=args.summary,
+        backend=args.backend,
+    )  # fmt: skip
     if report is None:  # a secondary process of `accelerate launch`: the main one reports
         return 0
     resumed = f", {report.resumed_sources} kept from the interrupted run" if report.resumed_sources else ""
@@ -119,43 +110,57 @@ def _predict(args: argparse.Namespace) -> int:
     return 1 if report.skipped else 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .predict.export import export_onnx
+
+    for path in export_onnx(args.model, int8=args.int8):
+        print(path)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        from .serve.app import serve
+    except ImportError as error:
+        raise UserError(f"serve needs fastapi and uvicorn ({error.name} is missing): "
+                        "pip install 'privacy-clauses[serve]'") from error  # fmt: skip
+    serve(args.model, host=args.host, port=args.port, backend=args.backend, precision=args.precision,
+          device=args.device, batch_size=args.batch_size, max_batch=args.max_batch,
+          max_wait_ms=args.max_wait_ms, access_log=args.access_log)  # fmt: skip
+    return 0
+
+
+def _push(args: argparse.Namespace) -> int:
+    from .model.hub import push_model
+
+    print(push_model(args.model, args.repo_id, private=args.private))
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
-    from .eval import EvaluationError, cross_validate, evaluate_model, headline_table, write_report
-    from .model.checkpoint import ModelLoadError
-    from .train.config import ConfigError, load_config
-    from .train.run import TrainingError
+    from .eval import cross_validate, evaluate_model, headline_table, write_report
+    from .train.config import load_config
 
     if (args.cv is None) == (args.model is None):
         raise UserError("evaluate needs either --model DIR (held-out) or --cv lopo (cross-validation)")
-    try:
-        if args.model:
-            evaluation = evaluate_model(args.model, args.data, device=args.device)
-        else:
-            config = load_config(args.config, args.overrides)
-            variants = {"model": config}
-            if args.ablation:
-                if not config.supplementary:
-                    raise UserError(
-                        "--ablation compares with and without the config's supplementary set; none is set"
-                    )
-                variants = {
-                    "model+written": config,
-                    "model": config.model_copy(update={"supplementary": None}),
-                }
-            for extra in args.compare:  # the same folds and seeds with other settings
-                variants[f"model[{extra}]"] = load_config(args.config, [*args.overrides, *extra.split()])
-            seeds = [config.seed + i for i in range(args.seeds)]
-            evaluation = cross_validate(variants, seeds, Path(args.output) / "folds")
-        metrics = write_report(evaluation, args.output, resamples=args.resamples)
-    except (
-        ConfigError,
-        TrainingError,
-        ModelLoadError,
-        EvaluationError,
-        ClauseFileError,
-        ValueError,
-    ) as error:
-        raise UserError(str(error)) from error
+    if args.model:
+        evaluation = evaluate_model(args.model, args.data, device=args.device)
+    else:
+        config = load_config(args.config, args.overrides)
+        variants = {"model": config}
+        if args.ablation:
+            if not config.supplementary:
+                raise UserError("--ablation compares with and without the config's supplementary set; "
+                                "none is set")  # fmt: skip
+            variants = {
+                "model+written": config,
+                "model": config.model_copy(update={"supplementary": None}),
+            }
+        for extra in args.compare:  # the same folds and seeds with other settings
+            variants[f"model[{extra}]"] = load_config(args.config, [*args.overrides, *extra.split()])
+        seeds = [config.seed + i for i in range(args.seeds)]
+        evaluation = cross_validate(variants, seeds, Path(args.output) / "folds")
+    metrics = write_report(evaluation, args.output, resamples=args.resamples)
     print(headline_table(metrics))
     print(f"{args.output}/report.md ({evaluation.mode}, {len(evaluation.seeds)} seed(s), "
           f"{evaluation.seconds / 60:.1f} min)")  # fmt: skip
@@ -167,15 +172,34 @@ def _read(path: str):
         return read_records(path)
     except FileNotFoundError as error:
         raise UserError(f"{path}: file not found") from error
-    except ClauseFileError as error:
-        raise UserError(str(error)) from error
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default (when it has one worth showing)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False) or action.required:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Subcommand parsers that show defaults too."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="privacy-clauses", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    """The command line: every option's choices and default appear in ``--help``."""
+    from .model.precision import PRECISIONS
+
+    parser = _Parser(prog="privacy-clauses", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     data = commands.add_parser("data", help="check, count and build clause files")
-    data_commands = data.add_subparsers(dest="data_command", required=True)
+    data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
 
     validate = data_commands.add_parser("validate", help="check a clause file; exit 1 on problems")
     validate.add_argument("file", nargs="?", default=DEFAULT_CLAUSES)
@@ -195,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     duplicates = data_commands.add_parser("duplicates", help="near-duplicate clauses (TF-IDF cosine)")
     duplicates.add_argument("file")
     duplicates.add_argument("--against", nargs="*", default=[], help="clause files to compare with too")
-    duplicates.add_argument("--threshold", type=float, default=0.9)
+    duplicates.add_argument("--threshold", type=float, default=0.9, help="TF-IDF cosine similarity")
     duplicates.set_defaults(run=_data_duplicates)
 
     opp115 = data_commands.add_parser("import-opp115", help="convert the OPP-115 corpus to clause records")
@@ -203,7 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
     opp115.add_argument(
         "-o", "--output", required=True, help="JSONL file (policy texts: policies/ beside it)"
     )
-    opp115.add_argument("--level", choices=("clause", "segment"), default="clause")
+    opp115.add_argument(
+        "--level", choices=("clause", "segment"), default="clause", help="a record per clause or segment"
+    )
     opp115.set_defaults(run=_data_import_opp115)
 
     agreement = data_commands.add_parser("agreement", help="Cohen's kappa between two label passes")
@@ -246,11 +272,46 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("-o", "--output", required=True, help="output file: .jsonl, .csv or .parquet")
     predict.add_argument("--summary", help="per-policy summary: FILE.json and FILE.md")
     predict.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    predict.add_argument("--precision", default="auto", help="auto, fp32, bf16, int8 (CPU), fp16 (GPU)")
-    predict.add_argument("--batch-size", type=int, default=32)
-    predict.add_argument("--on-error", choices=("skip", "fail"), default="skip")
+    predict.add_argument(
+        "--precision", default="auto", choices=PRECISIONS,
+        help="auto: fp32 on CPU, bf16 (or fp16) on a GPU; int8 is CPU only, fp16 GPU only",
+    )  # fmt: skip
+    predict.add_argument("--batch-size", type=int, default=32, help="clauses per forward pass")
+    predict.add_argument(
+        "--backend", choices=("torch", "onnx"), default="torch",
+        help="onnx: ONNX Runtime on CPU, from the files of 'export' (--precision fp32 or int8)",
+    )  # fmt: skip
+    predict.add_argument(
+        "--on-error", choices=("skip", "fail"), default="skip",
+        help="an unreadable input: skip it (exit 1) or stop (exit 2)",
+    )  # fmt: skip
     predict.add_argument("--resume", action="store_true", help="continue an interrupted run")
     predict.set_defaults(run=_predict)
+
+    export = commands.add_parser("export", help="export a model for serving runtimes (ONNX)")
+    export.add_argument("--model", required=True, help="model folder written by 'train'")
+    export.add_argument("--format", choices=("onnx",), default="onnx", help="files go to MODEL/onnx/")
+    export.add_argument("--int8", action="store_true", help="also write an int8 (dynamic quantization) model")
+    export.set_defaults(run=_export)
+
+    serve = commands.add_parser("serve", help="HTTP API: label clauses and policies on demand")
+    serve.add_argument("--model", required=True, help="model folder written by 'train'")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port")
+    serve.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="as for predict")
+    serve.add_argument("--precision", default="auto", choices=PRECISIONS, help="as for predict")
+    serve.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    serve.add_argument("--batch-size", type=int, default=32, help="clauses per forward pass")
+    serve.add_argument("--max-batch", type=int, default=64, help="clauses collected from concurrent requests")
+    serve.add_argument("--max-wait-ms", type=float, default=5.0, help="how long a batch waits to fill")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(run=_serve)
+
+    push = commands.add_parser("push", help="publish a model folder on the Hugging Face Hub")
+    push.add_argument("--model", required=True, help="model folder written by 'train'")
+    push.add_argument("repo_id", help="owner/name of the model repository (created if missing)")
+    push.add_argument("--private", action="store_true", help="create the repository private")
+    push.set_defaults(run=_push)
     return parser
 
 
@@ -258,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except UserError as error:
+    except PrivacyClausesError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from sklearn.metrics import cohen_kappa_score
 
+from .errors import PrivacyClausesError
 from .labels import TASKS
 from .records import ClauseRecord
 
@@ -29,7 +30,7 @@ def agreement(first: Sequence[ClauseRecord], second: Sequence[ClauseRecord]) -> 
     by_id = {record.id: record for record in second}
     missing = [record.id for record in first if record.id not in by_id]
     if missing or len(by_id) != len(first):
-        raise ValueError(f"the two passes cover different clauses (e.g. {missing[:3]})")
+        raise PrivacyClausesError(f"the two passes cover different clauses (e.g. {missing[:3]})")
     pairs = [(record, by_id[record.id]) for record in first]
     result: dict = {"clauses": len(pairs), "tasks": {}}
     for task, labels in TASKS.items():

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .errors import PrivacyClausesError
+
 
 class ClauseRecord(BaseModel):
     """One labeled clause. ``legal_basis`` is ``None`` where the corpus does not annotate it."""
@@ -39,7 +41,7 @@ class Problem:
         return f"{where}: {self.id + ': ' if self.id else ''}{self.message}"
 
 
-class ClauseFileError(ValueError):
+class ClauseFileError(PrivacyClausesError):
     """A clause file that cannot be read; ``problems`` says where and why."""
 
     def __init__(self, problems: list[Problem]) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from datasets import Dataset, DatasetDict
 
+from .errors import PrivacyClausesError
 from .labels import ALL_LABELS, BASIS_PREFIX, CATEGORY_PREFIX
 from .records import ClauseRecord, read_records
 
@@ -39,7 +40,7 @@ def lopo_splits(ids: Sequence[str]) -> list[tuple[str, str]]:
     out once, and validation is the next policy, so it always comes from the training side."""
     ids = sorted(ids)
     if len(ids) < 3:
-        raise ValueError(f"leave-one-policy-out needs at least 3 policies, found {len(ids)}")
+        raise PrivacyClausesError(f"leave-one-policy-out needs at least 3 policies, found {len(ids)}")
     return [(policy, ids[(i + 1) % len(ids)]) for i, policy in enumerate(ids)]
 
 
@@ -50,10 +51,11 @@ def split_records(
     known = set(policy_ids(records))
     unknown = sorted((set(test) | set(validation)) - known)
     if unknown:
-        raise ValueError(f"unknown policy id(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        known_ids = ", ".join(sorted(known))
+        raise PrivacyClausesError(f"unknown policy id(s): {', '.join(unknown)}; known: {known_ids}")
     overlap = sorted(set(test) & set(validation))
     if overlap:
-        raise ValueError(f"policy in both test and validation: {', '.join(overlap)}")
+        raise PrivacyClausesError(f"policy in both test and validation: {', '.join(overlap)}")
     held_out = set(test) | set(validation)
     return (
         [r for r in records if r.policy_id not in held_out],
@@ -70,7 +72,7 @@ def split_by_policy(
     """Put the ``test`` and ``validation`` policies in their splits and the rest in train."""
     train, valid, held_out = split_records(records, test, validation)
     if not train:
-        raise ValueError("no policy left for training")
+        raise PrivacyClausesError("no policy left for training")
     groups = {"train": train, "validation": valid, "test": held_out}
     return DatasetDict(
         {name: Dataset.from_list([to_example(r) for r in rows]) for name, rows in groups.items() if rows}
@@ -81,7 +83,7 @@ def lopo_fold(records: Sequence[ClauseRecord], fold: int) -> DatasetDict:
     """Fold ``fold`` of leave-one-policy-out (``lopo_splits``) as splits."""
     folds = lopo_splits(policy_ids(records))
     if not 0 <= fold < len(folds):
-        raise ValueError(f"fold must be in 0..{len(folds) - 1}, got {fold}")
+        raise PrivacyClausesError(f"fold must be in 0..{len(folds) - 1}, got {fold}")
     test, validation = folds[fold]
     return split_by_policy(records, test=[test], validation=[validation])
 

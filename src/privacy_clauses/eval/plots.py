@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from sklearn.metrics import precision_recall_curve
 
-matplotlib.use("Agg")  # files only; no display needed on servers
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import precision_recall_curve  # noqa: E402
+from ..data.labels import ALL_LABELS, TASK_COLUMNS, TASKS
+from .predictions import Predictions
 
-from ..data.labels import ALL_LABELS, TASK_COLUMNS, TASKS  # noqa: E402
-from .predictions import Predictions  # noqa: E402
+
+def _pyplot():
+    """matplotlib, imported only when a figure is drawn (files only: no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def plot_label_f1(metrics: dict, path: Path) -> None:
     """Grouped bars: F1 of each label for every system (mean over seeds, std as error bars)."""
+    plt = _pyplot()
     systems = list(metrics["systems"])
     fig, axes = plt.subplots(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [10, 6]})
     for ax, task in zip(axes, TASKS, strict=True):
@@ -44,6 +51,7 @@ def plot_label_f1(metrics: dict, path: Path) -> None:
 
 def plot_pr_curves(systems: dict[str, Predictions], path: Path) -> None:
     """One panel per label: precision–recall curve of each system (first seed)."""
+    plt = _pyplot()
     fig, axes = plt.subplots(4, 4, figsize=(16, 14))
     for column, ax in zip(range(len(ALL_LABELS)), axes.flat, strict=True):
         basis = column in TASK_COLUMNS["legal_basis"]
@@ -81,6 +89,7 @@ def label_confusion(run: Predictions, task: str) -> np.ndarray:
 
 def plot_confusion(run: Predictions, path: Path) -> None:
     """Heatmaps of which labels the model gives to clauses of each true label (diagonal: recall)."""
+    plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(15, 6.5), gridspec_kw={"width_ratios": [10, 6]})
     for ax, task in zip(axes, TASKS, strict=True):
         matrix = label_confusion(run, task)

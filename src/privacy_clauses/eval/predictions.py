@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.errors import PrivacyClausesError
 from ..data.records import ClauseRecord
 from ..data.splits import to_example
 from ..data.validate import is_written
 
 
-class EvaluationError(ValueError):
+class EvaluationError(PrivacyClausesError):
     """Evaluation data that cannot give an honest figure; one line for the user."""
 
 

@@ -18,15 +18,17 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from ..data.errors import PrivacyClausesError
 from ..data.labels import ALL_LABELS, SCHEME_VERSION
 from .card import model_card
+from .folding import FOLDED_KEY, folded, shift_bias
 from .thresholds import DEFAULT_THRESHOLD
 
 EMBEDDED_BASE = "embedded"
 META_FILE = "privacy_clauses.json"
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(PrivacyClausesError):
     """The folder is not a model of this project, or the base model cannot be found."""
 
 
@@ -70,18 +72,42 @@ class Checkpoint:
 
 
 def save_checkpoint(folder: str | Path, checkpoint: Checkpoint) -> None:
-    """Write the checkpoint (safetensors only) and its model card into ``folder``."""
+    """Write the checkpoint (safetensors only) and its model card into ``folder``.
+
+    The thresholds are folded into the classifier bias (``folding``), so that plain
+    transformers tools make the same decisions; ``load_checkpoint`` undoes it.
+    """
     folder = Path(folder)
-    checkpoint.model.save_pretrained(folder, safe_serialization=True)
-    checkpoint.tokenizer.save_pretrained(folder)
+    with folded(checkpoint.model, checkpoint.thresholds, ALL_LABELS) as shift:
+        checkpoint.model.save_pretrained(folder, safe_serialization=True)
+    trained_length = checkpoint.meta.get("config", {}).get("max_length")
+    limit = checkpoint.tokenizer.model_max_length
+    if trained_length:  # so that `truncation=True` in a pipeline cuts where training and predict do
+        checkpoint.tokenizer.model_max_length = min(limit, int(trained_length))
+    try:
+        checkpoint.tokenizer.save_pretrained(folder)
+    finally:
+        checkpoint.tokenizer.model_max_length = limit
     meta = {
         **checkpoint.meta,
         "scheme_version": SCHEME_VERSION,
         "labels": list(ALL_LABELS),
         "thresholds": checkpoint.thresholds,
+        FOLDED_KEY: shift,
     }
     (folder / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    (folder / "README.md").write_text(model_card(meta), encoding="utf-8")
+    lopo = read_lopo_report(meta.get("config", {}).get("lopo_report"))
+    (folder / "README.md").write_text(model_card(meta, lopo), encoding="utf-8")
+
+
+def read_lopo_report(path: str | None) -> dict | None:
+    """A leave-one-policy-out report's ``metrics.json`` for the card (``None`` if no path)."""
+    if not path:
+        return None
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"{path}: cannot read the LOPO report ({error})") from error
 
 
 def load_checkpoint_meta(folder: str | Path) -> dict:
@@ -93,7 +119,11 @@ def load_checkpoint_meta(folder: str | Path) -> dict:
 
 
 def load_checkpoint(folder: str | Path) -> Checkpoint:
-    """Load a checkpoint of this project; refuses pickled weights and remote code."""
+    """Load a checkpoint of this project; refuses pickled weights and remote code.
+
+    The model comes back with calibrated outputs: a bias shift saved with it is undone
+    (checkpoints saved before thresholds were folded have none).
+    """
     folder = Path(folder)
     meta_path = folder / META_FILE
     if not folder.is_dir():
@@ -108,6 +138,8 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
     model = AutoModelForSequenceClassification.from_pretrained(
         folder, use_safetensors=True, trust_remote_code=False
     )
+    if meta.get(FOLDED_KEY):
+        shift_bias(model, [-value for value in meta[FOLDED_KEY]])
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     thresholds = meta.get("thresholds") or [DEFAULT_THRESHOLD] * len(ALL_LABELS)
     return Checkpoint(model, tokenizer, thresholds, meta)

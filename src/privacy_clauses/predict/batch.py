@@ -159,7 +159,8 @@ def merge_shards(output: Path, count: int, summary: str | Path | None = None) ->
 
 
 def run_predict(model: str | Path, inputs: list[str], output: str | Path, *, device: str = "auto",
-                precision: str = "auto", batch_size: int = 32, **options) -> RunReport | None:  # fmt: skip
+                precision: str = "auto", batch_size: int = 32, backend: str = "torch",
+                **options) -> RunReport | None:  # fmt: skip
     """Load the model and label ``inputs``; under ``accelerate launch`` each process takes a
     contiguous slice on its own device and the main process merges them in order.
 
@@ -173,7 +174,7 @@ def run_predict(model: str | Path, inputs: list[str], output: str | Path, *, dev
     if world > 1 and device == "auto":
         device = str(state.device)
     classifier = ClauseClassifier.from_pretrained(
-        model, device=device, precision=precision, batch_size=batch_size
+        model, device=device, precision=precision, batch_size=batch_size, backend=backend
     )
     if world == 1:
         return predict_inputs(classifier, inputs, output, **options)

@@ -10,13 +10,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data.errors import PrivacyClausesError
 from ..data.labels import ALL_LABELS, BASIS_PREFIX, CATEGORY_PREFIX
 from ..data.segment import segment
 from ..model.checkpoint import load_checkpoint
+from ..model.folding import FOLDED_KEY
 from ..model.thresholds import apply_thresholds
 from .devices import batch_workers, prepare_model, resolve_device, resolve_precision
 
 logger = logging.getLogger(__name__)
+BACKENDS = ("torch", "onnx")
 
 
 @dataclass(frozen=True)
@@ -31,10 +34,29 @@ class Prediction:
 class ClauseClassifier:
     """A trained checkpoint ready for batch inference on CPU or GPU."""
 
-    def __init__(self, checkpoint, device: str = "auto", precision: str = "auto", batch_size: int = 32):
-        self.device = resolve_device(device)
-        self.precision = resolve_precision(precision, self.device)
-        self.model = prepare_model(checkpoint.model, self.device, self.precision)
+    def __init__(
+        self, checkpoint, device: str = "auto", precision: str = "auto", batch_size: int = 32,
+        backend: str = "torch", model_dir: str | Path | None = None,
+    ):  # fmt: skip
+        if backend not in BACKENDS:
+            raise PrivacyClausesError(f"backend '{backend}': expected one of {', '.join(BACKENDS)}")
+        self.backend = backend
+        self.onnx = None
+        if backend == "onnx":  # ONNX Runtime on CPU, from the files of `privacy-clauses export`
+            from .onnx_backend import OnnxModel
+
+            if device not in ("auto", "cpu"):
+                raise PrivacyClausesError(f"backend 'onnx' runs on CPU, not '{device}'")
+            self.device = resolve_device("cpu")
+            self.precision = "fp32" if precision == "auto" else precision
+            self.onnx = OnnxModel(model_dir, self.precision)
+            # the exported graph has the thresholds folded in: undo it for calibrated probabilities
+            self.logit_offset = -np.asarray(checkpoint.meta.get(FOLDED_KEY) or [0.0] * len(ALL_LABELS))
+            self.model = None
+        else:
+            self.device = resolve_device(device)
+            self.precision = resolve_precision(precision, self.device)
+            self.model = prepare_model(checkpoint.model, self.device, self.precision)
         self.tokenizer = checkpoint.tokenizer
         self.thresholds = checkpoint.thresholds
         self.use_context = checkpoint.meta.get("config", {}).get("use_context", True)
@@ -46,10 +68,12 @@ class ClauseClassifier:
 
     @classmethod
     def from_pretrained(
-        cls, path: str | Path, device: str = "auto", precision: str = "auto", batch_size: int = 32
-    ):
-        """Load a model folder written by ``privacy-clauses train``."""
-        return cls(load_checkpoint(path), device=device, precision=precision, batch_size=batch_size)
+        cls, path: str | Path, device: str = "auto", precision: str = "auto", batch_size: int = 32,
+        backend: str = "torch",
+    ):  # fmt: skip
+        """Load a model folder written by ``privacy-clauses train`` (``backend="onnx"``: its export)."""
+        return cls(load_checkpoint(path), device=device, precision=precision, batch_size=batch_size,
+                   backend=backend, model_dir=path)  # fmt: skip
 
     def predict_proba(self, texts: Sequence[str], contexts: Sequence[str] | None = None) -> np.ndarray:
         """Per-label probabilities, shape (len(texts), len(ALL_LABELS)), in input order.
@@ -68,6 +92,12 @@ class ClauseClassifier:
         features = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoded]
 
         def run(index: np.ndarray) -> None:
+            if self.onnx is not None:
+                batch = self.tokenizer.pad({key: [encoded[key][i] for i in index] for key in features},
+                                           return_tensors="np")  # fmt: skip
+                logits = self.onnx(batch) + self.logit_offset
+                probs[index] = 1.0 / (1.0 + np.exp(-logits))
+                return
             batch = self.tokenizer.pad(
                 {key: [encoded[key][i] for i in index] for key in features}, return_tensors="pt"
             ).to(self.device)
@@ -86,7 +116,8 @@ class ClauseClassifier:
         full = [i for i, row in enumerate(ids) if len(row) >= self.max_length]
         if not full:
             return
-        again = self.tokenizer([texts[i] for i in full], [pairs[i] for i in full] if pairs else None)
+        again = self.tokenizer([texts[i] for i in full], [pairs[i] for i in full] if pairs else None,
+                               verbose=False)  # fmt: skip  (the warning below says it once)
         cut = sum(len(row) > self.max_length for row in again["input_ids"])
         if cut:
             self.truncated += cut

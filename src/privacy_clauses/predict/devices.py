@@ -9,7 +9,8 @@ from contextlib import contextmanager
 import torch
 from transformers import PreTrainedModel
 
-PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")
+from ..data.errors import PrivacyClausesError
+from ..model.precision import PRECISIONS, auto_precision
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -21,32 +22,32 @@ def resolve_device(device: str = "auto") -> torch.device:
     except RuntimeError:
         resolved = None
     if resolved is None or resolved.type not in ("cpu", "cuda"):
-        raise ValueError(f"device '{device}': expected auto, cpu, cuda or cuda:N")
+        raise PrivacyClausesError(f"device '{device}': expected auto, cpu, cuda or cuda:N")
     if resolved.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device '{device}': no CUDA GPU is available")
+            raise PrivacyClausesError(f"device '{device}': no CUDA GPU is available")
         if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise ValueError(f"device '{device}': only {torch.cuda.device_count()} GPU(s) present")
+            raise PrivacyClausesError(f"device '{device}': only {torch.cuda.device_count()} GPU(s) present")
     return resolved
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto`` is fp16 on a GPU and fp32 on CPU; int8 is CPU-only, fp16 GPU-only."""
+    """``auto`` as in ``model.precision.auto_precision``; int8 is CPU-only, fp16 GPU-only."""
     if precision not in PRECISIONS:
-        raise ValueError(f"precision '{precision}': expected one of {', '.join(PRECISIONS)}")
+        raise PrivacyClausesError(f"precision '{precision}': expected one of {', '.join(PRECISIONS)}")
     if precision == "auto":
-        return "fp16" if device.type == "cuda" else "fp32"
+        return auto_precision(device.type)
     if precision == "int8" and device.type != "cpu":
-        raise ValueError("precision 'int8' (dynamic quantization) runs on CPU only")
+        raise PrivacyClausesError("precision 'int8' (dynamic quantization) runs on CPU only")
     if precision == "fp16" and device.type == "cpu":
-        raise ValueError("precision 'fp16' needs a GPU; on CPU use fp32, bf16 or int8")
+        raise PrivacyClausesError("precision 'fp16' needs a GPU; on CPU use fp32, bf16 or int8")
     return precision
 
 
 def prepare_model(model: PreTrainedModel, device: torch.device, precision: str) -> PreTrainedModel:
     """Put the model in eval mode on ``device`` at ``precision`` (int8: dynamic quantization)."""
     model = model.eval()
-    if precision == "int8":  # imported here: torch plans to move torch.ao.quantization out
+    if precision == "int8":
         from .int8 import quantize_int8
 
         return quantize_int8(model)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from ..data.errors import PrivacyClausesError
 from ..data.policies import POLICY_SUFFIXES
 from ..data.segment import format_of, segment
 
@@ -23,7 +24,7 @@ TABLE_SUFFIXES = (".jsonl", ".csv", ".parquet")
 STDIN = "-"
 
 
-class InputError(ValueError):
+class InputError(PrivacyClausesError):
     """One input that cannot be read; the message names the file and, where known, the line."""
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..data.errors import PrivacyClausesError
 from ..data.labels import ALL_LABELS
 
 FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
@@ -23,7 +24,7 @@ SCALAR_FIELDS = ("source", "id", "start", "end", "context", "text")
 def output_format(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise ValueError(f"{path}: output must end in .jsonl, .csv or .parquet")
+        raise PrivacyClausesError(f"{path}: output must end in .jsonl, .csv or .parquet")
     return FORMATS[suffix]
 
 

@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..data.errors import PrivacyClausesError
 
 
-class ConfigError(ValueError):
+class ConfigError(PrivacyClausesError):
     """A config that cannot be used; the message is one line for the user."""
 
 
@@ -66,6 +68,16 @@ class TrainConfig(BaseModel):
         "auto", description="auto: bf16 (or fp16) on a GPU that supports it, fp32 on CPU"
     )
     seed: int = 42
+    lopo_report: str | None = Field(
+        None, description="metrics.json of 'evaluate --cv lopo' with this recipe, for the model card"
+    )
+
+    @field_validator("lopo_report")
+    @classmethod
+    def _report_exists(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
     max_steps: int = Field(-1, description="stop after this many steps (-1: no limit; for tests)")
 
 

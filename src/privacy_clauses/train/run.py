@@ -15,27 +15,22 @@ from datasets import Dataset, DatasetDict, concatenate_datasets
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
 
 from ..data import ClauseFileError, load_splits, read_records, validate_file
+from ..data.errors import PrivacyClausesError
 from ..data.labels import TASK_COLUMNS
 from ..data.splits import inner_folds, to_example
 from ..data.validate import is_written
 from ..model.checkpoint import Checkpoint, build_model, save_checkpoint
 from ..model.metrics import sigmoid, task_scores
+from ..model.precision import auto_precision
 from ..model.thresholds import apply_thresholds, tune_thresholds
 from .config import TrainConfig
 from .metrics import compute_metrics
 
 logger = logging.getLogger(__name__)
 MIN_EXAMPLES = 2
-# Batches of similar length: random batches of this data pad to ~1.9x its tokens (transformers 5
-# names the option train_sampling_strategy, 4.x group_by_length).
-LENGTH_GROUPED = (
-    {"train_sampling_strategy": "group_by_length"}
-    if "train_sampling_strategy" in TrainingArguments.__dataclass_fields__
-    else {"group_by_length": True}
-)
 
 
-class TrainingError(ValueError):
+class TrainingError(PrivacyClausesError):
     """A problem with the training input, reported in one line."""
 
 
@@ -127,10 +122,10 @@ def pos_weights(labels: np.ndarray, cap: float) -> torch.Tensor:
 
 
 def precision_flags(precision: str) -> dict[str, bool]:
-    """bf16/fp16 only on CUDA; 'auto' picks bf16 where supported, else fp16, on a GPU."""
+    """bf16/fp16 only on CUDA; 'auto' as in ``model.precision.auto_precision``."""
     cuda = torch.cuda.is_available()
     if precision == "auto":
-        precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "fp32"
+        precision = auto_precision("cuda" if cuda else "cpu")
     return {"bf16": precision == "bf16" and cuda, "fp16": precision == "fp16" and cuda}
 
 
@@ -177,7 +172,7 @@ def fit(
         label_names=["labels", "basis_known"],  # compute_metrics masks unknown legal bases
         remove_unused_columns=False,  # the loss reads `weight` and `basis_known`
         report_to=[],
-        **LENGTH_GROUPED,
+        train_sampling_strategy="group_by_length",  # random batches pad this data to ~1.9x its tokens
         seed=config.seed,
         data_seed=config.seed,
         **precision_flags(config.precision),

@@ -1,0 +1,1 @@
+"""Serve: an HTTP API over ``ClauseClassifier`` (FastAPI + uvicorn, the ``serve`` extra)."""
