@@ -50,6 +50,10 @@ def tiny_model(tiny_base, tmp_path_factory) -> Path:
         "epochs=1",
         "batch_size=64",
         "supplementary=null",
+        "test_policies=[gigster]",
+        "validation_policies=[workhirespot]",
+        "thresholds=validation",
+        "pretrain_epochs=0",
     ]
     config = load_config(ROOT / "configs" / "default.yaml", overrides)
     config.data = str(DATA / "clauses.jsonl")

@@ -21,7 +21,7 @@ def tiny_config(data, base, output, *extra):
     overrides = [
         f"data={data}", f"base_model={base}", f"output_dir={output}", "test_policies=[gigster]",
         "validation_policies=[workhirespot]", "max_length=48", "epochs=2", "batch_size=32",
-        "supplementary=null",
+        "supplementary=null", "thresholds=validation", "pretrain_epochs=0",
         *extra,
     ]  # fmt: skip
     return load_config(ROOT / "configs" / "default.yaml", overrides)
