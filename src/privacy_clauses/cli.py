@@ -10,9 +10,11 @@ from pathlib import Path
 from .data import ClauseFileError, read_records, validate_file, write_records
 from .data.agreement import agreement_table
 from .data.policies import clause_records
+from .data.sources import SourceError
 from .data.stats import stats_table
 
 DEFAULT_CLAUSES = "data/clauses.jsonl"
+WHOLE_PAGE_HELP = "HTML: keep menus, banners and footers too (default: the page's main content only)"
 
 
 class UserError(Exception):
@@ -41,9 +43,9 @@ def _data_segment(args: argparse.Namespace) -> int:
         if not Path(path).is_file():
             raise UserError(f"{path}: no such policy file")
         try:
-            records += clause_records(path)
-        except UnicodeDecodeError as error:
-            raise UserError(f"{path}: not UTF-8 text ({error.reason})") from error
+            records += clause_records(path, whole_page=args.whole_page)
+        except SourceError as error:
+            raise UserError(str(error)) from error
     write_records(records, args.output)
     print(f"{args.output}: {len(records)} unlabeled clauses from {len(args.policies)} policies")
     return 0
@@ -188,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     segment = data_commands.add_parser("segment", help="split policies into unlabeled clause records")
     segment.add_argument("policies", nargs="+", help="policy files (.md, .txt, .html)")
     segment.add_argument("-o", "--output", required=True, help="JSONL file to write")
+    segment.add_argument("--whole-page", action="store_true", help=WHOLE_PAGE_HELP)
     segment.set_defaults(run=_data_segment)
 
     duplicates = data_commands.add_parser("duplicates", help="near-duplicate clauses (TF-IDF cosine)")

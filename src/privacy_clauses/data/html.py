@@ -1,0 +1,157 @@
+"""The project's one HTML reader: tokens with source offsets, visible text, and the page's main content.
+
+The standard library's HTML parser turns a page into tokens (text, start and end tags) that keep
+the source index of every character, so clause offsets always index the HTML file itself.
+trafilatura decides which blocks are the page's main content (the policy) and which are chrome
+(menus, cookie banners, sidebars, footers); ``main_content_mask`` aligns its output with the
+page's own blocks word by word, so headings, lists and offsets come from the page, not from
+trafilatura's rewriting. The segmenter (``segment.py``), the OPP-115 importer (``opp115.py``)
+and the validator (``validate.py``) all read HTML through this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from html import unescape
+from html.parser import HTMLParser
+
+logger = logging.getLogger(__name__)
+
+SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head"})
+_WORDS = re.compile(r"\w+")
+MIN_MATCHED = 0.5  # share of a block's words trafilatura must keep for the block to count as content
+
+
+@dataclass(frozen=True)
+class Token:
+    """One piece of a page: ``kind`` is "text", "start", "end" or "other" (comments, declarations).
+
+    ``value`` is the unescaped text or the lower-case tag name; ``start``/``end`` its source span;
+    ``offsets[i]`` the source index of ``value[i]`` (text only; an entity's characters all map to
+    the entity's first character). ``skipped`` marks text inside script, style, head and the like.
+    """
+
+    kind: str
+    value: str
+    start: int
+    end: int
+    offsets: tuple[int, ...] = ()
+    skipped: bool = False
+
+
+class _Tokenizer(HTMLParser):
+    def __init__(self, source: str) -> None:
+        super().__init__(convert_charrefs=False)
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", source)]
+        self.found: list[tuple[str, str, int, tuple[int, ...] | None]] = []
+        self.skip_depth = 0
+
+    def _pos(self) -> int:
+        line, column = self.getpos()
+        return self.line_starts[line - 1] + column
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.found.append(("start", tag, self._pos(), None))
+        if tag in SKIP_TAGS:
+            self.skip_depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        self.found.append(("end", tag, self._pos(), None))
+        if tag in SKIP_TAGS:
+            self.skip_depth = max(0, self.skip_depth - 1)
+
+    def handle_startendtag(self, tag: str, attrs: list) -> None:
+        self.found.append(("start", tag, self._pos(), None))
+        self.found.append(("end", tag, -1, None))  # same source span as its start tag
+
+    def handle_data(self, data: str) -> None:
+        start = self._pos()
+        self.found.append(("text", data, start, tuple(range(start, start + len(data)))))
+
+    def _reference(self, raw: str) -> None:
+        start, text = self._pos(), unescape(raw)
+        self.found.append(("text", text, start, (start,) * len(text)))
+
+    def handle_entityref(self, name: str) -> None:
+        self._reference(f"&{name};")
+
+    def handle_charref(self, name: str) -> None:
+        self._reference(f"&#{name};")
+
+    def _other(self, *_: object) -> None:
+        self.found.append(("other", "", self._pos(), None))
+
+    handle_comment = handle_decl = handle_pi = unknown_decl = _other
+
+
+def tokens(source: str) -> list[Token]:
+    """The page as tokens in source order; together their spans cover the whole source."""
+    parser = _Tokenizer(source)
+    parser.feed(source)
+    parser.close()
+    found = parser.found
+    result: list[Token] = []
+    depth = 0
+    for index, (kind, value, start, offsets) in enumerate(found):
+        if start == -1:  # the end half of <br/>: an empty span at the start tag's end
+            start = result[-1].end
+            end = start
+        else:
+            following = next((s for _, _, s, _ in found[index + 1 :] if s != -1), len(source))
+            end = following
+        if kind == "start" and value in SKIP_TAGS:
+            depth += 1
+        elif kind == "end" and value in SKIP_TAGS:
+            depth = max(0, depth - 1)
+        result.append(Token(kind, value, start, end, offsets or (), skipped=kind == "text" and depth > 0))
+    return result
+
+
+def visible_text(source: str) -> str:
+    """The text a reader sees: tags removed, entities unescaped, script/style/head dropped."""
+    return "".join(token.value for token in tokens(source) if token.kind == "text" and not token.skipped)
+
+
+def main_text(source: str) -> str | None:
+    """The page's main content as plain text according to trafilatura (``None``: nothing found)."""
+    import trafilatura
+
+    return trafilatura.extract(
+        source,
+        output_format="txt",
+        include_comments=False,
+        include_tables=True,
+        include_links=False,
+        include_images=False,
+        favor_recall=True,
+        deduplicate=False,
+    )
+
+
+def main_content_mask(blocks: list[str], source: str) -> list[bool]:
+    """Which of the page's text ``blocks`` (in page order) belong to its main content.
+
+    A block counts when at least half of its words line up with trafilatura's extraction
+    (an order-preserving word alignment, so a menu's "Contact us" never borrows the body's).
+    When trafilatura finds no main content, every block is kept rather than none.
+    """
+    extracted = main_text(source)
+    if not extracted or not extracted.strip():
+        logger.info("no main content found; keeping the whole page")
+        return [True] * len(blocks)
+    page_words: list[str] = []
+    owner: list[int] = []
+    for number, block in enumerate(blocks):
+        words = _WORDS.findall(block.lower())
+        page_words += words
+        owner += [number] * len(words)
+    matcher = SequenceMatcher(None, page_words, _WORDS.findall(extracted.lower()), autojunk=False)
+    matched = [0] * len(blocks)
+    for a, _, size in matcher.get_matching_blocks():
+        for position in range(a, a + size):
+            matched[owner[position]] += 1
+    sizes = [len(_WORDS.findall(block.lower())) for block in blocks]
+    return [size > 0 and hits >= MIN_MATCHED * size for hits, size in zip(matched, sizes, strict=True)]
