@@ -105,6 +105,7 @@ def _predict(args: argparse.Namespace) -> int:
         report = run_predict(
             args.model, args.inputs, args.output, device=args.device, precision=args.precision,
             batch_size=args.batch_size, on_error=args.on_error, resume=args.resume, summary=args.summary,
+            report_dir=args.report, whole_page=args.whole_page,
         )  # fmt: skip
     except (ModelLoadError, InputError, ValueError) as error:
         raise UserError(str(error)) from error
@@ -118,7 +119,9 @@ def _predict(args: argparse.Namespace) -> int:
         print(f"warning: {report.truncated} clause(s) longer than the model's maximum length were truncated")
     for _name, reason in report.skipped:
         print(f"skipped: {reason}", file=sys.stderr)
-    return 1 if report.skipped else 0
+    if report.rejects_file:
+        print(f"rejected: {report.rejected} line(s), with reasons: {report.rejects_file}", file=sys.stderr)
+    return 1 if report.skipped or report.rejected else 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -242,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", required=True, help="model folder written by 'train'")
     predict.add_argument("-o", "--output", required=True, help="output file: .jsonl, .csv or .parquet")
     predict.add_argument("--summary", help="per-policy summary: FILE.json and FILE.md")
+    predict.add_argument("--report", help="folder for the cross-policy table (CSV, Parquet) and HTML report")
+    predict.add_argument("--whole-page", action="store_true", help=WHOLE_PAGE_HELP)
     predict.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     predict.add_argument("--precision", default="auto", help="auto, fp32, bf16, int8 (CPU), fp16 (GPU)")
     predict.add_argument("--batch-size", type=int, default=32)

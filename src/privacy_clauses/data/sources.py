@@ -19,7 +19,7 @@ PDF_SUFFIX = ".pdf"
 _DECLARED = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 # As browsers do (WHATWG Encoding): a page labelled latin-1 or ascii is read as windows-1252.
-_BROWSER_ALIASES = {"iso-8859-1": "cp1252", "latin-1": "cp1252", "ascii": "cp1252", "us-ascii": "cp1252"}
+_BROWSER_ALIASES = {"iso8859-1": "cp1252", "ascii": "cp1252"}  # names as codecs.lookup gives them
 
 
 class SourceError(ValueError):
@@ -45,7 +45,7 @@ def declared_charset(data: bytes) -> str | None:
         name = codecs.lookup(name).name
     except LookupError:
         return None
-    return _BROWSER_ALIASES.get(name, _BROWSER_ALIASES.get(name.replace("_", "-"), name))
+    return _BROWSER_ALIASES.get(name, name)
 
 
 def decode(data: bytes, name: str, is_html: bool = False) -> tuple[str, str]:

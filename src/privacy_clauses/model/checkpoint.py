@@ -92,6 +92,17 @@ def load_checkpoint_meta(folder: str | Path) -> dict:
     return json.loads(meta_path.read_text(encoding="utf-8"))
 
 
+def _check_weights(path: Path) -> None:
+    """Open the safetensors header, which covers the whole file: a truncated or corrupt file fails here."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as weights:
+            weights.keys()
+    except (SafetensorError, OSError) as error:
+        raise ModelLoadError(f"{path}: corrupt or truncated weights ({error})") from error
+
+
 def load_checkpoint(folder: str | Path) -> Checkpoint:
     """Load a checkpoint of this project; refuses pickled weights and remote code."""
     folder = Path(folder)
@@ -102,12 +113,19 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
         raise ModelLoadError(
             f"{folder}: not a privacy-clauses model (needs {META_FILE} and model.safetensors)"
         )
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelLoadError(f"{meta_path}: corrupt ({error})") from error
     if meta.get("labels") != list(ALL_LABELS):
         raise ModelLoadError(f"{folder}: label set differs from this version's scheme")
-    model = AutoModelForSequenceClassification.from_pretrained(
-        folder, use_safetensors=True, trust_remote_code=False
-    )
-    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    _check_weights(folder / "model.safetensors")
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            folder, use_safetensors=True, trust_remote_code=False
+        )
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise ModelLoadError(f"{folder}: cannot load the model ({error})") from error
     thresholds = meta.get("thresholds") or [DEFAULT_THRESHOLD] * len(ALL_LABELS)
     return Checkpoint(model, tokenizer, thresholds, meta)
