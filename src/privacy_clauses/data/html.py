@@ -110,6 +110,37 @@ def tokens(source: str) -> list[Token]:
     return result
 
 
+VOID_TAGS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+)
+
+
+class Elements:
+    """The open elements while reading tokens: ``path`` numbers each enclosing element uniquely.
+
+    An end tag closes the nearest open element of its name (and any left unclosed inside it);
+    an end tag with no open element of its name is ignored, as browsers do.
+    """
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[str, int]] = []
+        self.count = 0
+
+    def feed(self, token: Token) -> None:
+        if token.kind == "start" and token.value not in VOID_TAGS:
+            self.count += 1
+            self.stack.append((token.value, self.count))
+        elif token.kind == "end":
+            for depth in range(len(self.stack) - 1, -1, -1):
+                if self.stack[depth][0] == token.value:
+                    del self.stack[depth:]
+                    break
+
+    @property
+    def path(self) -> tuple[int, ...]:
+        return tuple(number for _, number in self.stack)
+
+
 def visible_text(source: str) -> str:
     """The text a reader sees: tags removed, entities unescaped, script/style/head dropped."""
     return "".join(token.value for token in tokens(source) if token.kind == "text" and not token.skipped)
@@ -131,11 +162,20 @@ def main_text(source: str) -> str | None:
     )
 
 
-def main_content_mask(blocks: list[str], source: str) -> list[bool]:
+def main_content_mask(
+    blocks: list[str], source: str, headings: list[bool], paths: list[tuple[int, ...]]
+) -> list[bool]:
     """Which of the page's text ``blocks`` (in page order) belong to its main content.
 
-    A block counts when at least half of its words line up with trafilatura's extraction
-    (an order-preserving word alignment, so a menu's "Contact us" never borrows the body's).
+    1. A block counts when at least half of its words line up with trafilatura's extraction
+       (an order-preserving word alignment, so a menu's "Contact us" never borrows the body's).
+    2. Kept blocks cut off from the longest kept run by ``MAX_GAP`` or more dropped blocks (an
+       announcement bar above the menu, a table of contents) are dropped.
+    3. Kept text outside the innermost element (``paths[i]``: the block's enclosing elements)
+       that holds ``CONTAINER_SHARE`` of the kept words is dropped: a call to action, testimonials
+       or a legal footer right after the policy.
+    4. A heading (``headings[i]``) counts when the text it introduces does: trafilatura's fallback
+       extractors keep paragraphs but drop headings, and the context chain needs them.
     When trafilatura finds no main content, every block is kept rather than none.
     """
     extracted = main_text(source)
@@ -154,4 +194,51 @@ def main_content_mask(blocks: list[str], source: str) -> list[bool]:
         for position in range(a, a + size):
             matched[owner[position]] += 1
     sizes = [len(_WORDS.findall(block.lower())) for block in blocks]
-    return [size > 0 and hits >= MIN_MATCHED * size for hits, size in zip(matched, sizes, strict=True)]
+    keep = [size > 0 and hits >= MIN_MATCHED * size for hits, size in zip(matched, sizes, strict=True)]
+    keep = _inside_container(_main_run(keep, sizes), sizes, paths)
+    for index in range(len(blocks) - 2, -1, -1):  # backwards: a heading over a kept subheading
+        if headings[index] and keep[index + 1]:
+            keep[index] = True
+    return keep
+
+
+CONTAINER_SHARE = 0.8
+
+
+def _inside_container(keep: list[bool], sizes: list[int], paths: list[tuple[int, ...]]) -> list[bool]:
+    """Drop kept blocks outside the innermost element holding CONTAINER_SHARE of the kept words."""
+    total = sum(size for size, kept in zip(sizes, keep, strict=True) if kept)
+    words_in: dict[int, int] = {}
+    for size, kept, path in zip(sizes, keep, paths, strict=True):
+        if kept:
+            for element in path:
+                words_in[element] = words_in.get(element, 0) + size
+    inner = None
+    for element, words in words_in.items():  # elements number in document order: later is deeper
+        if words >= CONTAINER_SHARE * total and (inner is None or element > inner):
+            inner = element
+    if inner is None:
+        return keep
+    return [kept and inner in path for kept, path in zip(keep, paths, strict=True)]
+
+
+MAX_GAP = 3
+
+
+def _main_run(keep: list[bool], sizes: list[int]) -> list[bool]:
+    """Keep only the kept blocks of the run (split at MAX_GAP dropped blocks) with the most words."""
+    runs: list[list[int]] = []
+    gap = MAX_GAP
+    for index, kept in enumerate(keep):
+        if not kept:
+            gap += 1
+            continue
+        if gap >= MAX_GAP:
+            runs.append([])
+        runs[-1].append(index)
+        gap = 0
+    if not runs:
+        return keep
+    main = max(runs, key=lambda run: sum(sizes[i] for i in run))
+    chosen = set(main)
+    return [index in chosen for index in range(len(keep))]

@@ -248,6 +248,8 @@ def _html_units(source: str, whole_page: bool = False) -> list[_Unit]:
     kind, level = "text", 0
     chars: list[str] = []
     offsets: list[int] = []
+    elements = html.Elements()
+    paths: list[tuple[int, ...]] = []  # the elements enclosing each unit
 
     def flush() -> None:
         nonlocal block
@@ -259,6 +261,7 @@ def _html_units(source: str, whole_page: bool = False) -> list[_Unit]:
             if kind == "text" and list_depth == 0:
                 block += 1
             units.append(_Unit(kind, body, where[0], block, level, where))
+            paths.append(elements.path)
         chars.clear()
         offsets.clear()
 
@@ -288,10 +291,12 @@ def _html_units(source: str, whole_page: bool = False) -> list[_Unit]:
             elif _HTML_HEADING.fullmatch(name) or name in _HTML_BLOCK_TAGS:
                 flush()
                 kind, level = ("item" if list_depth else "text"), 0
+        elements.feed(token)  # after the flush: text before a tag belongs to the enclosing element
     flush()
     if whole_page or not units:
         return units
-    keep = html.main_content_mask([unit.text for unit in units], source)
+    headings = [unit.kind == "heading" for unit in units]
+    keep = html.main_content_mask([unit.text for unit in units], source, headings, paths)
     return [unit for unit, kept in zip(units, keep, strict=True) if kept]
 
 
