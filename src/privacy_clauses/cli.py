@@ -86,7 +86,7 @@ def _train(args: argparse.Namespace) -> int:
 
     try:
         config = load_config(args.config, args.overrides)
-        output = train(config, resume=args.resume)
+        output = train(config, resume=args.resume, overwrite=args.overwrite)
     except (ConfigError, TrainingError, ModelLoadError) as error:
         raise UserError(str(error)) from error
     metrics = json.loads((output / "metrics.json").read_text(encoding="utf-8"))
@@ -219,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", help="YAML config (default: built-in defaults)")
     train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config fields")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    train.add_argument("--overwrite", action="store_true", help="replace the model of an existing run folder")
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("evaluate", help="score a model on held-out policies, or cross-validate")

@@ -8,6 +8,8 @@ thresholds, label-scheme version, training config and metrics.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
+from transformers.utils import logging as hf_logging
 
 from ..data.labels import ALL_LABELS, SCHEME_VERSION
 from .card import model_card
@@ -28,6 +31,21 @@ META_FILE = "privacy_clauses.json"
 
 class ModelLoadError(ValueError):
     """The folder is not a model of this project, or the base model cannot be found."""
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Load without transformers' per-load progress bar and its report of the new head's
+    MISSING weights (expected: the head is what we train); both are restored afterwards."""
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
 
 
 def resolve_base(base: str) -> str:
@@ -43,17 +61,18 @@ def build_model(base: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """A multi-label classifier over ``ALL_LABELS`` on top of the base encoder."""
     path = resolve_base(base)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            path,
-            num_labels=len(ALL_LABELS),
-            id2label=dict(enumerate(ALL_LABELS)),
-            label2id={name: i for i, name in enumerate(ALL_LABELS)},
-            problem_type="multi_label_classification",
-            ignore_mismatched_sizes=True,  # a base that is itself a classifier gets a new head
-            use_safetensors=True,
-            trust_remote_code=False,
-        )
+        with quiet_loading():
+            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+            model = AutoModelForSequenceClassification.from_pretrained(
+                path,
+                num_labels=len(ALL_LABELS),
+                id2label=dict(enumerate(ALL_LABELS)),
+                label2id={name: i for i, name in enumerate(ALL_LABELS)},
+                problem_type="multi_label_classification",
+                ignore_mismatched_sizes=True,  # a base that is itself a classifier gets a new head
+                use_safetensors=True,
+                trust_remote_code=False,
+            )
     except (OSError, ValueError) as error:
         raise ModelLoadError(f"base model '{base}' not found or not loadable: {error}") from error
     return model, tokenizer
@@ -121,10 +140,11 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
         raise ModelLoadError(f"{folder}: label set differs from this version's scheme")
     _check_weights(folder / "model.safetensors")
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            folder, use_safetensors=True, trust_remote_code=False
-        )
-        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+        with quiet_loading():
+            model = AutoModelForSequenceClassification.from_pretrained(
+                folder, use_safetensors=True, trust_remote_code=False
+            )
+            tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     except (OSError, ValueError, RuntimeError) as error:
         raise ModelLoadError(f"{folder}: cannot load the model ({error})") from error
     thresholds = meta.get("thresholds") or [DEFAULT_THRESHOLD] * len(ALL_LABELS)
