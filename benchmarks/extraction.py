@@ -47,7 +47,7 @@ def page_scores(path: Path) -> dict:
 
 
 def quality() -> None:
-    rows = [page_scores(path) for path in sorted(PAGES.glob("*.html"))]
+    rows = [page_scores(path) for path in sorted(PAGES.rglob("*.html"))]
     print("| page | body clauses | body kept | chrome clauses (whole page) | chrome kept |")
     print("|---|---|---|---|---|")
     for r in rows:
@@ -81,7 +81,7 @@ def cost(model: str | None, rounds: int) -> None:
     from privacy_clauses.predict.batch import predict_inputs
     from privacy_clauses.predict.classifier import ClauseClassifier
 
-    pages = sorted(PAGES.glob("*.html"))
+    pages = sorted(PAGES.rglob("*.html"))
     texts = [read_policy(path).text for path in pages]
     with tempfile.TemporaryDirectory() as folder:
         model = model or str(untrained_default(Path(folder) / "model"))

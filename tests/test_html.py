@@ -10,7 +10,7 @@ from privacy_clauses.data.policies import clause_records
 from privacy_clauses.data.segment import segment
 from privacy_clauses.data.sources import read_policy
 
-PAGES = sorted((Path(__file__).parent / "fixtures" / "pages").glob("*.html"))
+PAGES = sorted((Path(__file__).parent / "fixtures" / "pages").rglob("*.html"))
 START, END = "<!-- policy:start -->", "<!-- policy:end -->"
 
 

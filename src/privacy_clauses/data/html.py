@@ -146,8 +146,9 @@ def visible_text(source: str) -> str:
     return "".join(token.value for token in tokens(source) if token.kind == "text" and not token.skipped)
 
 
-def main_text(source: str) -> str | None:
-    """The page's main content as plain text according to trafilatura (``None``: nothing found)."""
+def main_text(source: str, precision: bool = False) -> str | None:
+    """The page's main content as plain text according to trafilatura (``None``: nothing found);
+    ``precision`` asks it to leave out doubtful parts, else it leans towards keeping them."""
     import trafilatura
 
     return trafilatura.extract(
@@ -157,31 +158,16 @@ def main_text(source: str) -> str | None:
         include_tables=True,
         include_links=False,
         include_images=False,
-        favor_recall=True,
+        favor_recall=not precision,
+        favor_precision=precision,
         deduplicate=False,
     )
 
 
-def main_content_mask(
-    blocks: list[str], source: str, headings: list[bool], paths: list[tuple[int, ...]]
-) -> list[bool]:
-    """Which of the page's text ``blocks`` (in page order) belong to its main content.
-
-    1. A block counts when at least half of its words line up with trafilatura's extraction
-       (an order-preserving word alignment, so a menu's "Contact us" never borrows the body's).
-    2. Kept blocks cut off from the longest kept run by ``MAX_GAP`` or more dropped blocks (an
-       announcement bar above the menu, a table of contents) are dropped.
-    3. Kept text outside the innermost element (``paths[i]``: the block's enclosing elements)
-       that holds ``CONTAINER_SHARE`` of the kept words is dropped: a call to action, testimonials
-       or a legal footer right after the policy.
-    4. A heading (``headings[i]``) counts when the text it introduces does: trafilatura's fallback
-       extractors keep paragraphs but drop headings, and the context chain needs them.
-    When trafilatura finds no main content, every block is kept rather than none.
-    """
-    extracted = main_text(source)
-    if not extracted or not extracted.strip():
-        logger.info("no main content found; keeping the whole page")
-        return [True] * len(blocks)
+def _aligned(blocks: list[str], sizes: list[int], extracted: str | None) -> list[bool]:
+    """Blocks at least half of whose words line up with ``extracted`` (order-preserving alignment)."""
+    if not extracted:
+        return [False] * len(blocks)
     page_words: list[str] = []
     owner: list[int] = []
     for number, block in enumerate(blocks):
@@ -193,13 +179,76 @@ def main_content_mask(
     for a, _, size in matcher.get_matching_blocks():
         for position in range(a, a + size):
             matched[owner[position]] += 1
+    return [size > 0 and hits >= MIN_MATCHED * size for hits, size in zip(matched, sizes, strict=True)]
+
+
+def main_content_mask(
+    blocks: list[str], source: str, levels: list[int], paths: list[tuple[int, ...]]
+) -> list[bool]:
+    """Which of the page's text ``blocks`` (in page order) belong to its main content.
+
+    1. A block counts when at least half of its words line up with trafilatura's extraction
+       (favouring recall; an order-preserving word alignment, so a menu's "Contact us" never
+       borrows the body's).
+    2. Kept blocks cut off from the longest kept run by ``MAX_GAP`` or more dropped blocks (an
+       announcement bar above the menu, a table of contents) are dropped.
+    3. Kept blocks outside the innermost element (``paths[i]``: the block's enclosing elements)
+       that holds all of trafilatura's precise extraction, or outside the innermost one that holds
+       ``CONTAINER_SHARE`` of the kept words, are dropped: a cookie notice, a call to action,
+       testimonials or a legal footer beside the policy, which its fallback extractors let through.
+    4. A heading (``levels[i]`` > 0, its level) counts when one of the next ``HEADING_REACH`` text
+       blocks of its section does: trafilatura's fallback extractors drop headings, and the
+       context chain needs them.
+    When trafilatura finds no main content, every block is kept rather than none.
+    """
     sizes = [len(_WORDS.findall(block.lower())) for block in blocks]
-    keep = [size > 0 and hits >= MIN_MATCHED * size for hits, size in zip(matched, sizes, strict=True)]
-    keep = _inside_container(_main_run(keep, sizes), sizes, paths)
-    for index in range(len(blocks) - 2, -1, -1):  # backwards: a heading over a kept subheading
-        if headings[index] and keep[index + 1]:
-            keep[index] = True
-    return keep
+    keep = _aligned(blocks, sizes, main_text(source))
+    if not any(keep):
+        logger.info("no main content found; keeping the whole page")
+        return [True] * len(blocks)
+    keep = _main_run(keep, sizes)
+    precise = _aligned(blocks, sizes, main_text(source, precision=True))
+    container = _innermost([path for path, kept in zip(paths, precise, strict=True) if kept])
+    if container is not None:
+        keep = [kept and container in path for kept, path in zip(keep, paths, strict=True)]
+    return _with_headings(_inside_container(keep, sizes, paths), levels)
+
+
+HEADING_REACH = 2
+
+
+def _innermost(paths: list[tuple[int, ...]]) -> int | None:
+    """The innermost element enclosing every one of ``paths`` (``None``: none, or no paths)."""
+    if not paths:
+        return None
+    common = paths[0]
+    for path in paths[1:]:
+        size = 0
+        while size < min(len(common), len(path)) and common[size] == path[size]:
+            size += 1
+        common = common[:size]
+    return common[-1] if common else None
+
+
+def _with_headings(keep: list[bool], levels: list[int]) -> list[bool]:
+    """Add each heading one of whose next HEADING_REACH text blocks (before a heading of the same
+    or a higher level ends its section; subheadings pass) is kept."""
+    result = list(keep)
+    for index in range(len(keep) - 1, -1, -1):  # backwards: a heading over a kept subheading
+        if not levels[index] or result[index]:
+            continue
+        seen = 0
+        for following in range(index + 1, len(keep)):
+            if levels[following] and levels[following] <= levels[index]:
+                break
+            if result[following]:
+                result[index] = True
+                break
+            if not levels[following]:
+                seen += 1
+                if seen >= HEADING_REACH:
+                    break
+    return result
 
 
 CONTAINER_SHARE = 0.8
@@ -214,7 +263,7 @@ def _inside_container(keep: list[bool], sizes: list[int], paths: list[tuple[int,
             for element in path:
                 words_in[element] = words_in.get(element, 0) + size
     inner = None
-    for element, words in words_in.items():  # elements number in document order: later is deeper
+    for element, words in words_in.items():  # those holding enough nest; the innermost is numbered last
         if words >= CONTAINER_SHARE * total and (inner is None or element > inner):
             inner = element
     if inner is None:

@@ -277,10 +277,10 @@ def _html_units(source: str, whole_page: bool = False) -> list[_Unit]:
                 if list_depth == 0:
                     block += 1
                 list_depth += 1
-            elif _HTML_HEADING.fullmatch(name):
+            elif _HTML_HEADING.fullmatch(name) or name == "summary":  # a summary heads its details
                 flush()
                 block += 1
-                kind, level = "heading", int(name[1])
+                kind, level = "heading", PLAIN_HEADING_LEVEL if name == "summary" else int(name[1])
             elif name in _HTML_BLOCK_TAGS:
                 flush()
                 kind = "item" if list_depth else "text"
@@ -288,15 +288,15 @@ def _html_units(source: str, whole_page: bool = False) -> list[_Unit]:
             if name in _HTML_LIST_TAGS:
                 flush()
                 list_depth = max(0, list_depth - 1)
-            elif _HTML_HEADING.fullmatch(name) or name in _HTML_BLOCK_TAGS:
+            elif _HTML_HEADING.fullmatch(name) or name in _HTML_BLOCK_TAGS or name == "summary":
                 flush()
                 kind, level = ("item" if list_depth else "text"), 0
         elements.feed(token)  # after the flush: text before a tag belongs to the enclosing element
     flush()
     if whole_page or not units:
         return units
-    headings = [unit.kind == "heading" for unit in units]
-    keep = html.main_content_mask([unit.text for unit in units], source, headings, paths)
+    levels = [unit.level if unit.kind == "heading" else 0 for unit in units]
+    keep = html.main_content_mask([unit.text for unit in units], source, levels, paths)
     return [unit for unit, kept in zip(units, keep, strict=True) if kept]
 
 
