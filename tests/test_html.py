@@ -100,3 +100,14 @@ def test_tokens_cover_the_source_and_map_entities():
     assert html.visible_text(source) == "Café & barnext"
     entity = next(t for t in tokens if t.value == "é")
     assert source[entity.start : entity.end] == "&eacute;"
+
+
+def test_data_segment_cli_extracts_unless_whole_page(tmp_path):
+    from privacy_clauses.cli import main
+
+    page = PAGES[0]
+    for flag, wanted in (([], 21), (["--whole-page"], 48)):
+        out = tmp_path / f"clauses{len(flag)}.jsonl"
+        assert main(["data", "segment", str(page), "-o", str(out), *flag]) == 0
+        lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        assert len(lines) == wanted and lines[0]["policy_id"] == "acme-shop"

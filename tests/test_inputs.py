@@ -158,7 +158,10 @@ def test_one_bad_line_costs_one_line(tiny_model, tmp_path, capsys):
 
 
 def test_clean_run_writes_no_rejects_file_and_exits_0(tiny_model, tmp_path):
-    table = write_table(tmp_path / "rows.jsonl", '{"text": "We collect your email."}\n')
+    table = write_table(tmp_path / "rows.jsonl", '{"text": "We collect your email."}\n{broken\n')
+    assert predict(tiny_model, [table], tmp_path / "out.jsonl") == 1
+    assert (tmp_path / "out.jsonl.rejects.jsonl").exists()
+    write_table(table, '{"text": "We collect your email."}\n')  # fixed: the old rejects file goes
     assert predict(tiny_model, [table], tmp_path / "out.jsonl") == 0
     assert not (tmp_path / "out.jsonl.rejects.jsonl").exists()
 

@@ -3,6 +3,7 @@
 Records go to ``<output>.part`` (JSON Lines) in input order, in chunks; each input whose
 clauses are all written is listed in ``<output>.done``. ``resume`` keeps the finished
 inputs and redoes the rest. The final file replaces the part file only when complete.
+Lines that cannot be labeled go to ``<output>.rejects.jsonl`` (file, line, reason).
 """
 
 from __future__ import annotations
@@ -195,8 +196,9 @@ def predict_inputs(
     done.unlink()
     if rejects.stat().st_size:
         report.rejects_file = rejects.replace(rejects_path(output))
-    else:
+    else:  # nothing rejected: no rejects file, not even one left by an earlier run
         rejects.unlink()
+        rejects_path(output).unlink(missing_ok=True)
     return report
 
 
