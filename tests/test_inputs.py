@@ -216,3 +216,17 @@ def test_corrupt_model_is_one_error_line(tiny_model, tmp_path, capsys, damage):
     assert predict(model, [table], tmp_path / "out.jsonl") == 2
     assert "corrupt or truncated weights" in one_error_line(capsys)
     assert not list(tmp_path.glob("out.jsonl*"))
+
+
+def test_tables_in_windows_1252_and_a_utf8_table_with_one_bad_line(tiny_model, tmp_path):
+    (tmp_path / "latin.csv").write_bytes("text\nNous conservons vos données 30 jours.\n".encode("cp1252"))
+    good = '{"text": "Données chiffrées."}\n'.encode()
+    mixed = good + b'{"text": "caf\xe9"}\n' + '{"text": "Déjà vu."}\n'.encode()
+    (tmp_path / "mixed.jsonl").write_bytes(mixed)
+    out = tmp_path / "out.jsonl"
+    assert predict(tiny_model, [tmp_path / "latin.csv", tmp_path / "mixed.jsonl"], out) == 1
+    assert [r["text"] for r in read_jsonl(out)] == [
+        "Nous conservons vos données 30 jours.", "Données chiffrées.", "Déjà vu.",
+    ]  # fmt: skip
+    rejects = (tmp_path / "out.jsonl.rejects.jsonl").read_text().splitlines()
+    assert len(rejects) == 1 and '"line": 2' in rejects[0] and "not valid utf-8" in rejects[0]

@@ -164,11 +164,36 @@ def _open_binary(name: str):
         handle.close()
         raise InputError(f"{name}: empty file")
     try:
-        _, encoding = decode(sample, name)
-    except SourceError as error:
+        encoding = _table_encoding(sample, name)
+    except InputError:
         handle.close()
+        raise
+    return handle, encoding
+
+
+def _table_encoding(sample: bytes, name: str) -> str:
+    """UTF-8 when every line of the sample is, or when other lines hold valid non-ASCII UTF-8
+    (then a bad line is rejected on its own, not taken as a sign of another encoding); else
+    what ``data.sources.decode`` finds."""
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(f"{name}: UTF-16 tables are not supported; save it as UTF-8")
+    if b"\x00" in sample[:8192]:
+        raise InputError(f"{name}: binary file, not a clause table")
+    lines = sample.splitlines()[:-1] if len(sample) == SAMPLE_BYTES else sample.splitlines()
+    bad, multibyte = 0, False
+    for line in lines:
+        try:
+            line.decode("utf-8")
+            multibyte = multibyte or not line.isascii()
+        except UnicodeDecodeError:
+            bad += 1
+    if bad == 0 or multibyte:  # valid non-ASCII UTF-8 elsewhere: the bad lines are just bad
+        return "utf-8"
+    try:
+        encoding = decode(sample, name)[1]
+    except SourceError as error:
         raise InputError(str(error)) from error
-    return handle, encoding.replace("utf-8-sig", "utf-8")
+    return "utf-8" if encoding.replace("_", "-") == "utf-8-sig" else encoding
 
 
 def _decoded_lines(handle, encoding: str, bad: set[int]) -> Iterator[str]:
