@@ -151,7 +151,7 @@ def test_one_bad_line_costs_one_line(tiny_model, tmp_path, capsys):
         ("rows.jsonl", 2, "invalid JSON"),
         ("rows.jsonl", 3, "missing or empty 'text'"),
         ("rows.jsonl", 4, "expected a JSON object"),
-        ("rows.jsonl", 0, "duplicate id 'a:x'; the first one was labeled"),
+        ("rows.jsonl", 6, "duplicate id 'a:x'; the first one was labeled"),
         ("rows.csv", 3, "expected 2 fields, found 1"),
     }
     assert "rejected: 5 line(s)" in capsys.readouterr().err

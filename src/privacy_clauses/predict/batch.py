@@ -145,7 +145,9 @@ def predict_inputs(
     rejects = rejects_path(output).with_suffix(".jsonl.part")
     report = RunReport(output)
     finished = _finished(part, done, rejects, resume)
-    seen = {record["id"] for record in read_jsonl(part)} if finished else set()
+    # ids of table rows seen so far; a policy file's ids are distinct by construction (distinct
+    # names in a run, numbered clauses), so a crawl of pages keeps no set that grows with it
+    seen = {r["id"] for r in read_jsonl(part) if r["start"] is None} if finished else set()
     sources = [s for s in shard_of(expand_inputs(inputs, whole_page), *shard) if s.name not in finished]
     report.resumed_sources = len(finished)
     buffer: list[ClauseRow] = []
@@ -173,8 +175,8 @@ def predict_inputs(
             ended.clear()
 
         for item in _rows(sources, report, on_error):
-            if isinstance(item, ClauseRow) and item.id in seen:
-                item = Reject(item.source, 0, f"duplicate id {item.id!r}; the first one was labeled")
+            if isinstance(item, ClauseRow) and item.start is None and item.id in seen:
+                item = Reject(item.source, item.line, f"duplicate id {item.id!r}; the first one was labeled")
                 if on_error == "fail":
                     raise InputError(str(item))
             if isinstance(item, str):
@@ -183,7 +185,8 @@ def predict_inputs(
                 bad.write(json.dumps({"file": item.source, "line": item.line, "reason": item.reason}) + "\n")
                 report.rejected += not item.reason.startswith("skipped: ")
             else:
-                seen.add(item.id)
+                if item.start is None:
+                    seen.add(item.id)
                 buffer.append(item)
             if len(buffer) >= chunk_size:
                 flush()

@@ -49,6 +49,7 @@ class ClauseRow:
     end: int | None = None
     policy_id: str = ""
     extra: dict = field(default_factory=dict)
+    line: int = 0  # a table row's line (CSV: where the row starts; Parquet: row number)
 
 
 @dataclass(frozen=True)
@@ -284,7 +285,7 @@ def _row(name: str, stem: str, number: int, row: dict) -> ClauseRow | Reject:
     extra = {key: _plain(value) for key, value in row.items() if key not in TABLE_FIELDS and key}
     extra.pop("policy_id", None)
     context = str(row.get("context") or "")
-    return ClauseRow(name, clause_id, text, context, None, None, policy_id or stem, extra)
+    return ClauseRow(name, clause_id, text, context, None, None, policy_id or stem, extra, number)
 
 
 def _plain(value: object) -> object:
