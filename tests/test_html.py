@@ -111,3 +111,11 @@ def test_data_segment_cli_extracts_unless_whole_page(tmp_path):
         assert main(["data", "segment", str(page), "-o", str(out), *flag]) == 0
         lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
         assert len(lines) == wanted and lines[0]["policy_id"] == "acme-shop"
+
+
+def test_data_segment_cli_names_an_unwritable_output_in_one_line(tmp_path, capsys):
+    from privacy_clauses.cli import main
+
+    assert main(["data", "segment", str(PAGES[0]), "-o", str(tmp_path / "missing" / "out.jsonl")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "cannot write" in err[0]

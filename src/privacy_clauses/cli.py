@@ -46,7 +46,10 @@ def _data_segment(args: argparse.Namespace) -> int:
             records += clause_records(path, whole_page=args.whole_page)
         except SourceError as error:
             raise UserError(str(error)) from error
-    write_records(records, args.output)
+    try:
+        write_records(records, args.output)
+    except OSError as error:
+        raise UserError(f"{args.output}: cannot write ({error.strerror})") from error
     print(f"{args.output}: {len(records)} unlabeled clauses from {len(args.policies)} policies")
     return 0
 
