@@ -10,7 +10,7 @@ classifier, interleaved rounds. Two ratios: whole predict time with extraction o
 (fewer clauses to classify once the chrome is gone), and extraction's own time (segmenting with
 it minus without) as a share of the whole-page predict time.
 
-    python benchmarks/extraction.py [--model DIR] [--rounds 5] [--quality-only]
+    python benchmarks/extraction.py [--model DIR] [--rounds 5] [--precision fp32|int8] [--quality-only]
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def span(values: list[float], scale: float = 1.0, fmt: str = ".3f") -> str:
     return f"median {mid:{fmt}} (range {low:{fmt}}-{high:{fmt}})"
 
 
-def cost(model: str | None, rounds: int) -> None:
+def cost(model: str | None, rounds: int, precision: str = "fp32") -> None:
     from privacy_clauses.predict.batch import predict_inputs
     from privacy_clauses.predict.classifier import ClauseClassifier
 
@@ -100,7 +100,7 @@ def cost(model: str | None, rounds: int) -> None:
     texts = [read_policy(path).text for path in pages]
     with tempfile.TemporaryDirectory() as folder:
         model = model or str(untrained_default(Path(folder) / "model"))
-        classifier = ClauseClassifier.from_pretrained(model, device="cpu")
+        classifier = ClauseClassifier.from_pretrained(model, device="cpu", precision=precision)
         predict_times: dict[bool, list[float]] = {True: [], False: []}
         segment_times: dict[bool, list[float]] = {True: [], False: []}
         for _ in range(rounds):
@@ -114,7 +114,7 @@ def cost(model: str | None, rounds: int) -> None:
                 segment_times[whole_page].append(time.perf_counter() - started)
     whole, extract = predict_times[True], predict_times[False]
     added = [e - w for e, w in zip(segment_times[False], segment_times[True], strict=True)]
-    print(f"\npredict on {len(pages)} pages, {rounds} interleaved rounds, model {model}:")
+    print(f"\npredict on {len(pages)} pages, {rounds} interleaved rounds, {precision}, model {model}:")
     print(f"  predict --whole-page: {span(whole)} s; with extraction: {span(extract)} s")
     ratios = [e / w for e, w in zip(extract, whole, strict=True)]
     shares = [a / w for a, w in zip(added, whole, strict=True)]
@@ -129,12 +129,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model folder (default: the embedded MiniLM base, untrained head)")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--precision", default="fp32", help="fp32, bf16 or int8 (CPU)")
     parser.add_argument("--quality-only", action="store_true")
     args = parser.parse_args()
     quality(alone=True)
     quality()
     if not args.quality_only:
-        cost(args.model, args.rounds)
+        cost(args.model, args.rounds, args.precision)
 
 
 if __name__ == "__main__":
