@@ -164,8 +164,17 @@ def main_text(source: str, precision: bool = False) -> str | None:
     )
 
 
+SHINGLE = 4  # words per aligned unit: common words alone would make the alignment slow and loose
+
+
+def _shingles(words: list[str]) -> list[str]:
+    size = min(SHINGLE, len(words))
+    return [" ".join(words[i : i + size]) for i in range(len(words) - size + 1)] if size else []
+
+
 def _aligned(blocks: list[str], sizes: list[int], extracted: str | None) -> list[bool]:
-    """Blocks at least half of whose words line up with ``extracted`` (order-preserving alignment)."""
+    """Blocks at least half of whose words line up with ``extracted``: an order-preserving
+    alignment of runs of SHINGLE words, a word counting when a matched run covers it."""
     if not extracted:
         return [False] * len(blocks)
     page_words: list[str] = []
@@ -174,11 +183,16 @@ def _aligned(blocks: list[str], sizes: list[int], extracted: str | None) -> list
         words = _WORDS.findall(block.lower())
         page_words += words
         owner += [number] * len(words)
-    matcher = SequenceMatcher(None, page_words, _WORDS.findall(extracted.lower()), autojunk=False)
-    matched = [0] * len(blocks)
+    page, wanted = _shingles(page_words), _shingles(_WORDS.findall(extracted.lower()))
+    width = len(page_words) - len(page) + 1 if page else 0
+    covered = [False] * len(page_words)
+    matcher = SequenceMatcher(None, page, wanted, autojunk=False)
     for a, _, size in matcher.get_matching_blocks():
-        for position in range(a, a + size):
-            matched[owner[position]] += 1
+        for position in range(a, a + size + width - 1 if size else a):
+            covered[position] = True
+    matched = [0] * len(blocks)
+    for position, hit in enumerate(covered):
+        matched[owner[position]] += hit
     return [size > 0 and hits >= MIN_MATCHED * size for hits, size in zip(matched, sizes, strict=True)]
 
 
