@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     stats.set_defaults(run=_data_stats)
 
     segment = data_commands.add_parser("segment", help="split policies into unlabeled clause records")
-    segment.add_argument("policies", nargs="+", help="policy files (.md, .txt, .html)")
+    segment.add_argument("policies", nargs="+", help="policy files (.md, .txt, .html, .pdf)")
     segment.add_argument("-o", "--output", required=True, help="JSONL file to write")
     segment.add_argument("--whole-page", action="store_true", help=WHOLE_PAGE_HELP)
     segment.set_defaults(run=_data_segment)

@@ -213,7 +213,10 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False) ->
     if output.exists():  # keep the other commands' files; swap in ours
         for name in OWN_FILES:
             old = output / name
-            shutil.rmtree(old) if old.is_dir() else old.unlink(missing_ok=True)
+            if old.is_dir():
+                shutil.rmtree(old)
+            else:
+                old.unlink(missing_ok=True)
             (staging / name).rename(old)
         shutil.rmtree(staging)
     else:
