@@ -93,15 +93,16 @@ def tokens(source: str) -> list[Token]:
     parser.feed(source)
     parser.close()
     found = parser.found
+    ends, following = [0] * len(found), len(source)
+    for index in range(len(found) - 1, -1, -1):  # a token ends where the next one starts
+        ends[index] = following
+        if found[index][2] != -1:
+            following = found[index][2]
     result: list[Token] = []
     depth = 0
-    for index, (kind, value, start, offsets) in enumerate(found):
+    for (kind, value, start, offsets), end in zip(found, ends, strict=True):
         if start == -1:  # the end half of <br/>: an empty span at the start tag's end
-            start = result[-1].end
-            end = start
-        else:
-            following = next((s for _, _, s, _ in found[index + 1 :] if s != -1), len(source))
-            end = following
+            start = end = result[-1].end
         if kind == "start" and value in SKIP_TAGS:
             depth += 1
         elif kind == "end" and value in SKIP_TAGS:
