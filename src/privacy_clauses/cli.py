@@ -12,10 +12,12 @@ from .data import read_records, validate_file, write_records
 from .data.agreement import agreement_table
 from .data.errors import PrivacyClausesError
 from .data.policies import clause_records
+from .data.sources import SourceError
 from .data.stats import stats_table
 
 DEFAULT_CLAUSES = "data/clauses.jsonl"
 DESCRIPTION = "Label the clauses of privacy policies: OPP-115 practice categories and GDPR legal bases."
+WHOLE_PAGE_HELP = "HTML: keep menus, banners and footers too (default: the page's main content only)"
 
 
 class UserError(PrivacyClausesError):
@@ -44,10 +46,13 @@ def _data_segment(args: argparse.Namespace) -> int:
         if not Path(path).is_file():
             raise UserError(f"{path}: no such policy file")
         try:
-            records += clause_records(path)
-        except UnicodeDecodeError as error:
-            raise UserError(f"{path}: not UTF-8 text ({error.reason})") from error
-    write_records(records, args.output)
+            records += clause_records(path, whole_page=args.whole_page)
+        except SourceError as error:
+            raise UserError(str(error)) from error
+    try:
+        write_records(records, args.output)
+    except OSError as error:
+        raise UserError(f"{args.output}: cannot write ({error.strerror})") from error
     print(f"{args.output}: {len(records)} unlabeled clauses from {len(args.policies)} policies")
     return 0
 
@@ -81,7 +86,7 @@ def _train(args: argparse.Namespace) -> int:
     from .train.config import load_config
     from .train.run import train
 
-    output = train(load_config(args.config, args.overrides), resume=args.resume)
+    output = train(load_config(args.config, args.overrides), resume=args.resume, overwrite=args.overwrite)
     metrics = json.loads((output / "metrics.json").read_text(encoding="utf-8"))
     print(f"model: {output / 'model'}")
     for name, value in metrics.items():
@@ -95,7 +100,7 @@ def _predict(args: argparse.Namespace) -> int:
     report = run_predict(
         args.model, args.inputs, args.output, device=args.device, precision=args.precision,
         batch_size=args.batch_size, on_error=args.on_error, resume=args.resume, summary=args.summary,
-        backend=args.backend,
+        backend=args.backend, report_dir=args.report, whole_page=args.whole_page,
     )  # fmt: skip
     if report is None:  # a secondary process of `accelerate launch`: the main one reports
         return 0
@@ -107,7 +112,9 @@ def _predict(args: argparse.Namespace) -> int:
         print(f"warning: {report.truncated} clause(s) longer than the model's maximum length were truncated")
     for _name, reason in report.skipped:
         print(f"skipped: {reason}", file=sys.stderr)
-    return 1 if report.skipped else 0
+    if report.rejects_file:
+        print(f"rejected: {report.rejected} line(s), with reasons: {report.rejects_file}", file=sys.stderr)
+    return 1 if report.skipped or report.rejected else 0
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -212,8 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     stats.set_defaults(run=_data_stats)
 
     segment = data_commands.add_parser("segment", help="split policies into unlabeled clause records")
-    segment.add_argument("policies", nargs="+", help="policy files (.md, .txt, .html)")
+    segment.add_argument("policies", nargs="+", help="policy files (.md, .txt, .html, .pdf)")
     segment.add_argument("-o", "--output", required=True, help="JSONL file to write")
+    segment.add_argument("--whole-page", action="store_true", help=WHOLE_PAGE_HELP)
     segment.set_defaults(run=_data_segment)
 
     duplicates = data_commands.add_parser("duplicates", help="near-duplicate clauses (TF-IDF cosine)")
@@ -241,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", help="YAML config (default: built-in defaults)")
     train.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config fields")
     train.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    train.add_argument("--overwrite", action="store_true", help="replace the model of an existing run folder")
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("evaluate", help="score a model on held-out policies, or cross-validate")
@@ -271,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", required=True, help="model folder written by 'train'")
     predict.add_argument("-o", "--output", required=True, help="output file: .jsonl, .csv or .parquet")
     predict.add_argument("--summary", help="per-policy summary: FILE.json and FILE.md")
+    predict.add_argument("--report", help="folder for the cross-policy table (CSV, Parquet) and HTML report")
+    predict.add_argument("--whole-page", action="store_true", help=WHOLE_PAGE_HELP)
     predict.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     predict.add_argument(
         "--precision", default="auto", choices=PRECISIONS,

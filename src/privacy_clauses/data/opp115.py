@@ -40,7 +40,6 @@ The corpus does not annotate legal bases: every record has ``"legal_basis": null
 from __future__ import annotations
 
 import csv
-import html
 import json
 import os
 import re
@@ -50,6 +49,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import html as html_reader
 from .labels import CATEGORIES, OTHER
 from .policies import policy_files
 from .records import ClauseFileError, Problem, write_records
@@ -75,10 +75,6 @@ OPP115_NAMES: dict[str, str] = {
     "Other": "other",
 }
 
-_TAG = r"<!--.*?-->|</?[A-Za-z][^>]*>|<![^>]*>"
-_TAGS = re.compile(_TAG, re.S)
-_TOKEN = re.compile(_TAG + r"|&(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);", re.S)
-_TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)")
 _BLOCK_TAGS = {
     "address", "article", "blockquote", "dd", "div", "dl", "dt", "footer", "h1", "h2", "h3", "h4",
     "h5", "h6", "header", "hr", "ol", "p", "section", "table", "tr", "ul",
@@ -339,50 +335,46 @@ def _parse_row(
 
 
 def _render(raw: str) -> _Segment:
-    """Strip tags and unescape entities (``view``), and write line breaks for block tags (``plain``)."""
+    """Strip tags and unescape entities (``view``), and write line breaks for block tags (``plain``),
+    reading the HTML through the project's HTML reader."""
     view: list[str] = []
     plain: list[str] = []
     view_map: list[int] = []
     raw_map: list[int] = []
-    pos = 0
-    for match in [*_TOKEN.finditer(raw), None]:
-        for char in raw[pos : match.start() if match else len(raw)]:
-            raw_map.append(len(plain))
-            view_map.append(len(plain))
-            view.append(char)
-            plain.append(" " if char in "\r\n\t" else char)  # a browser shows a source line end as a space
-        if match is None:
-            break
-        token = match.group()
-        raw_map.extend([len(plain)] * len(token))
-        if token.startswith("<"):
-            for char in _tag_break(token):
-                if char != "\n" or plain[-2:] != ["\n", "\n"]:
-                    plain.append(char)
-        else:
-            for char in html.unescape(token):
+    for token in html_reader.tokens(raw):
+        if token.kind == "text" and len(token.value) == token.end - token.start:  # plain characters
+            for char in token.value:
+                raw_map.append(len(plain))
+                view_map.append(len(plain))
+                view.append(char)
+                plain.append(" " if char in "\r\n\t" else char)  # a browser shows a line end as a space
+            continue
+        raw_map.extend([len(plain)] * (token.end - token.start))
+        if token.kind == "text":  # an entity: its characters all stand for the whole reference
+            for char in token.value:
                 view_map.append(len(plain))
                 view.append(char)
                 plain.append(char)
-        pos = match.end()
+        elif token.kind in ("start", "end"):
+            for char in _tag_break(token.value, token.kind == "end"):
+                if char != "\n" or plain[-2:] != ["\n", "\n"]:
+                    plain.append(char)
     raw_map.append(len(plain))
     view_map.append(len(plain))
     return _Segment(raw, "".join(view), "".join(plain), view_map, raw_map)
 
 
-def _tag_break(tag: str) -> str:
+def _tag_break(name: str, closing: bool) -> str:
     """What a tag shows as in plain text: a line break, a list item, a blank line or nothing."""
-    match = _TAG_NAME.match(tag)
-    name = match.group(1).lower() if match else ""
     if name == "br":
-        return "\n"
+        return "" if closing else "\n"
     if name == "li":
-        return "" if tag.startswith("</") else "\n- "
+        return "" if closing else "\n- "
     return "\n\n" if name in _BLOCK_TAGS else ""
 
 
 def _squash(text: str) -> str:
-    return "".join(html.unescape(_TAGS.sub("", text)).split())
+    return "".join(html_reader.visible_text(text).split())
 
 
 def _place(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .segment import segment_file
 
-POLICY_SUFFIXES = (".md", ".txt", ".html", ".htm")
+POLICY_SUFFIXES = (".md", ".txt", ".html", ".htm", ".pdf")
 
 
 def policy_files(folder: str | Path) -> dict[str, Path]:
@@ -26,8 +26,9 @@ def default_policy_dir(clause_file: str | Path) -> Path:
     return Path(clause_file).resolve().parent / "policies"
 
 
-def clause_records(path: str | Path, policy_id: str | None = None) -> list[dict]:
-    """Segment a policy file into unlabeled records with ids ``<policy_id>:<nnnn>``."""
+def clause_records(path: str | Path, policy_id: str | None = None, whole_page: bool = False) -> list[dict]:
+    """Segment a policy file into unlabeled records with ids ``<policy_id>:<nnnn>``
+    (HTML: main content only unless ``whole_page``)."""
     policy_id = policy_id or Path(path).stem
     return [
         {
@@ -38,5 +39,5 @@ def clause_records(path: str | Path, policy_id: str | None = None) -> list[dict]
             "end": clause.end,
             "context": clause.context,
         }
-        for number, clause in enumerate(segment_file(path))
+        for number, clause in enumerate(segment_file(path, whole_page))
     ]

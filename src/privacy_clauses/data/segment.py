@@ -1,7 +1,7 @@
 """Split a policy (plain text, Markdown or HTML) into clauses with offsets and context.
 
-Structure comes first: markdown-it (for ``.md`` and ``.txt``) or the standard
-library's HTML parser gives headings, paragraphs and list items. Plain-text
+Structure comes first: markdown-it (for ``.md`` and ``.txt``) or the project's HTML reader
+(``html.py``: main content by trafilatura) gives headings, paragraphs and list items. Plain-text
 headings on their own line ("Log Files") and list lead-ins ("... such as to:")
 are recognised by a few layout rules. Inside each unit, nupunkt splits
 sentences. Every clause keeps its exact character span in the source and the
@@ -14,12 +14,14 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from html import unescape
-from html.parser import HTMLParser
 from pathlib import Path
 
 import nupunkt
 from markdown_it import MarkdownIt
+
+from . import html
+from .sources import format_of as format_of  # re-exported: callers pick formats here
+from .sources import read_policy
 
 PLAIN_HEADING_LEVEL = 7  # below every Markdown heading
 LEADIN_SEPARATOR = " > "
@@ -40,7 +42,8 @@ _HTML_BLOCK_TAGS = {
     "form", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table",
     "td", "th", "title", "tr", "ul",
 }  # fmt: skip
-_HTML_SKIP_TAGS = {"script", "style", "noscript", "template", "head"}
+_HTML_LIST_TAGS = {"ul", "ol", "dl"}
+_HTML_HEADING = re.compile(r"h[1-6]")
 
 
 @dataclass(frozen=True)
@@ -96,10 +99,14 @@ def clean_inline(text: str) -> str:
     return " ".join(text.split())
 
 
-def segment(source: str, fmt: str = "markdown") -> list[Clause]:
-    """Split ``source`` into clauses; ``fmt`` is ``"markdown"``, ``"text"`` or ``"html"``."""
+def segment(source: str, fmt: str = "markdown", whole_page: bool = False) -> list[Clause]:
+    """Split ``source`` into clauses; ``fmt`` is ``"markdown"``, ``"text"`` or ``"html"``.
+
+    HTML keeps only the page's main content (menus, banners, footers dropped) unless
+    ``whole_page``; offsets always index ``source`` itself.
+    """
     if fmt == "html":
-        units = _html_units(source)
+        units = _html_units(source, whole_page)
     elif fmt in ("markdown", "text"):
         units = _markdown_units(source)
     else:
@@ -107,16 +114,10 @@ def segment(source: str, fmt: str = "markdown") -> list[Clause]:
     return list(_clauses(units))
 
 
-def format_of(path: str | Path) -> str:
-    """The segmenter format for a file name: html for .html/.htm, else markdown."""
-    suffix = Path(path).suffix.lower()
-    return "html" if suffix in (".html", ".htm") else "markdown"
-
-
-def segment_file(path: str | Path) -> list[Clause]:
-    """Read a UTF-8 policy file and segment it, choosing the format by extension."""
-    source = Path(path).read_text(encoding="utf-8")
-    return segment(source, format_of(path))
+def segment_file(path: str | Path, whole_page: bool = False) -> list[Clause]:
+    """Read a policy file (any encoding; HTML, Markdown, text or PDF) and segment it."""
+    policy = read_policy(path)
+    return segment(policy.text, policy.fmt, whole_page)
 
 
 # --- structure: Markdown and plain text --------------------------------------------
@@ -239,87 +240,64 @@ def _continues(previous: str, following: str) -> bool:
 # --- structure: HTML --------------------------------------------------------------
 
 
-class _HtmlUnits(HTMLParser):
-    """Collect text units from HTML, mapping every character back to its source index."""
+def _html_units(source: str, whole_page: bool = False) -> list[_Unit]:
+    """Headings, paragraphs and list items of a page, from the project's HTML reader; unless
+    ``whole_page``, only the blocks that trafilatura counts as the page's main content."""
+    units: list[_Unit] = []
+    block, list_depth = 0, 0
+    kind, level = "text", 0
+    chars: list[str] = []
+    offsets: list[int] = []
+    elements = html.Elements()
+    paths: list[tuple[int, ...]] = []  # the elements enclosing each unit
 
-    def __init__(self, source: str) -> None:
-        super().__init__(convert_charrefs=False)
-        self.source = source
-        self.line_starts = [s for s, _ in _line_spans(source)]
-        self.units: list[_Unit] = []
-        self.block = 0
-        self.list_depth = 0
-        self.skip_depth = 0
-        self.kind, self.level = "text", 0
-        self.chars: list[str] = []
-        self.offsets: list[int] = []
-
-    def _pos(self) -> int:
-        line, col = self.getpos()
-        return self.line_starts[line - 1] + col
-
-    def flush(self) -> None:
-        text = "".join(self.chars)
+    def flush() -> None:
+        nonlocal block
+        text = "".join(chars)
         lead = len(text) - len(text.lstrip())
         body = text.strip()
         if body and _WORD.search(body):
-            offsets = self.offsets[lead : lead + len(body)]
-            if self.kind == "text" and self.list_depth == 0:
-                self.block += 1
-            self.units.append(_Unit(self.kind, body, offsets[0], self.block, self.level, offsets))
-        self.chars, self.offsets = [], []
+            where = offsets[lead : lead + len(body)]
+            if kind == "text" and list_depth == 0:
+                block += 1
+            units.append(_Unit(kind, body, where[0], block, level, where))
+            paths.append(elements.path)
+        chars.clear()
+        offsets.clear()
 
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag in _HTML_SKIP_TAGS:
-            self.skip_depth += 1
-        elif tag in ("ul", "ol", "dl"):
-            self.flush()
-            if self.list_depth == 0:
-                self.block += 1
-            self.list_depth += 1
-        elif re.fullmatch(r"h[1-6]", tag):
-            self.flush()
-            self.block += 1
-            self.kind, self.level = "heading", int(tag[1])
-        elif tag in _HTML_BLOCK_TAGS:
-            self.flush()
-            self.kind = "item" if self.list_depth else "text"
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _HTML_SKIP_TAGS:
-            self.skip_depth = max(0, self.skip_depth - 1)
-        elif tag in ("ul", "ol", "dl"):
-            self.flush()
-            self.list_depth = max(0, self.list_depth - 1)
-        elif re.fullmatch(r"h[1-6]", tag) or tag in _HTML_BLOCK_TAGS:
-            self.flush()
-            self.kind, self.level = ("item" if self.list_depth else "text"), 0
-
-    def _add(self, text: str, start: int, one_span: bool = False) -> None:
-        if self.skip_depth:
-            return
-        self.chars.append(text)
-        if one_span:
-            self.offsets.extend([start] * len(text))
-        else:
-            self.offsets.extend(range(start, start + len(text)))
-
-    def handle_data(self, data: str) -> None:
-        self._add(data, self._pos())
-
-    def handle_entityref(self, name: str) -> None:
-        self._add(unescape(f"&{name};"), self._pos(), one_span=True)
-
-    def handle_charref(self, name: str) -> None:
-        self._add(unescape(f"&#{name};"), self._pos(), one_span=True)
-
-
-def _html_units(source: str) -> list[_Unit]:
-    parser = _HtmlUnits(source)
-    parser.feed(source)
-    parser.close()
-    parser.flush()
-    return parser.units
+    for token in html.tokens(source):
+        name = token.value
+        if token.kind == "text":
+            if not token.skipped:
+                chars.append(name)
+                offsets.extend(token.offsets)
+        elif token.kind == "start" and name not in html.SKIP_TAGS:
+            if name in _HTML_LIST_TAGS:
+                flush()
+                if list_depth == 0:
+                    block += 1
+                list_depth += 1
+            elif _HTML_HEADING.fullmatch(name) or name == "summary":  # a summary heads its details
+                flush()
+                block += 1
+                kind, level = "heading", PLAIN_HEADING_LEVEL if name == "summary" else int(name[1])
+            elif name in _HTML_BLOCK_TAGS:
+                flush()
+                kind = "item" if list_depth else "text"
+        elif token.kind == "end" and name not in html.SKIP_TAGS:
+            if name in _HTML_LIST_TAGS:
+                flush()
+                list_depth = max(0, list_depth - 1)
+            elif _HTML_HEADING.fullmatch(name) or name in _HTML_BLOCK_TAGS or name == "summary":
+                flush()
+                kind, level = ("item" if list_depth else "text"), 0
+        elements.feed(token)  # after the flush: text before a tag belongs to the enclosing element
+    flush()
+    if whole_page or not units:
+        return units
+    levels = [unit.level if unit.kind == "heading" else 0 for unit in units]
+    keep = html.main_content_mask([unit.text for unit in units], source, levels, paths)
+    return [unit for unit, kept in zip(units, keep, strict=True) if kept]
 
 
 # --- headings, lead-ins and sentences ---------------------------------------------

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import html
-import re
 from collections import Counter
 from pathlib import Path
 
+from . import html
 from .labels import CATEGORIES, LEGAL_BASES, OTHER
 from .policies import default_policy_dir, policy_files
 from .records import ClauseRecord, Problem, parse_lines
-
-_TAG = re.compile(r"<[^>]*>")
+from .sources import SourceError, read_policy
 
 
 def _squash(text: str) -> str:
@@ -22,8 +20,8 @@ def _offsets_match(record: ClauseRecord, source: str, is_html: bool) -> bool:
     if record.end > len(source) or record.start >= record.end:
         return False
     span = source[record.start : record.end]
-    if is_html:
-        return _squash(html.unescape(_TAG.sub("", span))) == _squash(record.text)
+    if is_html:  # offsets index the page itself, main-content extraction or not
+        return _squash(html.visible_text(span)) == _squash(record.text)
     return " ".join(span.split()) == " ".join(record.text.split())
 
 
@@ -56,7 +54,11 @@ def _offset_problems(record: ClauseRecord, sources: dict[str, Path], texts: dict
         kind = "written document" if is_written(record) else "policy"
         return [f"{kind} '{record.policy_id}' has no source file"]
     if record.policy_id not in texts:
-        texts[record.policy_id] = source_path.read_text(encoding="utf-8")
+        try:
+            texts[record.policy_id] = read_policy(source_path).text
+        except SourceError as error:
+            texts[record.policy_id] = ""
+            return [str(error)]
     is_html = source_path.suffix.lower() in (".html", ".htm")
     if _offsets_match(record, texts[record.policy_id], is_html):
         return []

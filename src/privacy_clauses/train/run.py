@@ -169,6 +169,7 @@ def fit(
         metric_for_best_model="macro_f1",
         greater_is_better=True,
         logging_strategy="epoch",
+        dataloader_pin_memory=torch.cuda.is_available(),  # else a warning at every evaluation
         label_names=["labels", "basis_known"],  # compute_metrics masks unknown legal bases
         remove_unused_columns=False,  # the loss reads `weight` and `basis_known`
         report_to=[],
@@ -242,15 +243,22 @@ def oof_thresholds(config: TrainConfig, train_split: Dataset, written: set[str],
     )  # fmt: skip
 
 
-def train(config: TrainConfig, resume: bool = False) -> Path:
+OWN_FILES = ("model", "metrics.json", "config.yaml", "log.json")
+
+
+def train(config: TrainConfig, resume: bool = False, overwrite: bool = False) -> Path:
     """Fine-tune per ``config`` and write the run folder; return its path.
 
     Work happens in ``<output_dir>.work`` (Trainer checkpoints, kept for ``resume``); the
     finished folder is assembled in ``<output_dir>.tmp`` and renamed into place, so a
-    crash never leaves a complete-looking but half-written model.
+    crash never leaves a complete-looking but half-written model. An existing run folder is
+    refused unless ``overwrite``; then only training's own files are replaced, and what other
+    commands wrote there (``eval/``, labels, summaries) is kept.
     """
     started = time.time()
     output = Path(config.output_dir)
+    if output.exists() and not overwrite:
+        raise TrainingError(f"{output}: the run folder exists; pass --overwrite to replace its model")
     work, staging = output.with_name(output.name + ".work"), output.with_name(output.name + ".tmp")
     splits = check_data(config)
     fit_config = config
@@ -303,8 +311,16 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     (staging / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     (staging / "config.yaml").write_text(yaml.safe_dump(config.model_dump()), encoding="utf-8")
     (staging / "log.json").write_text(json.dumps(trainer.state.log_history, indent=2), encoding="utf-8")
-    if output.exists():
-        shutil.rmtree(output)
-    staging.rename(output)
+    if output.exists():  # keep the other commands' files; swap in ours
+        for name in OWN_FILES:
+            old = output / name
+            if old.is_dir():
+                shutil.rmtree(old)
+            else:
+                old.unlink(missing_ok=True)
+            (staging / name).rename(old)
+        shutil.rmtree(staging)
+    else:
+        staging.rename(output)
     shutil.rmtree(work, ignore_errors=True)
     return output
