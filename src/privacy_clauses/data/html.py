@@ -173,9 +173,10 @@ def _shingles(words: list[str]) -> list[str]:
     return [" ".join(words[i : i + size]) for i in range(len(words) - size + 1)] if size else []
 
 
-def _aligned(blocks: list[str], sizes: list[int], extracted: str | None) -> list[bool]:
+def _aligned(blocks: list[str], sizes: list[int], extracted: str | None, ordered: bool = True) -> list[bool]:
     """Blocks at least half of whose words line up with ``extracted``: an order-preserving
-    alignment of runs of SHINGLE words, a word counting when a matched run covers it."""
+    alignment of runs of SHINGLE words, a word counting when a matched run covers it.
+    Unless ``ordered``, a run counts wherever it occurs in ``extracted`` (faster, looser)."""
     if not extracted:
         return [False] * len(blocks)
     page_words: list[str] = []
@@ -187,8 +188,15 @@ def _aligned(blocks: list[str], sizes: list[int], extracted: str | None) -> list
     page, wanted = _shingles(page_words), _shingles(_WORDS.findall(extracted.lower()))
     width = len(page_words) - len(page) + 1 if page else 0
     covered = [False] * len(page_words)
-    matcher = SequenceMatcher(None, page, wanted, autojunk=False)
-    for a, _, size in matcher.get_matching_blocks():
+    if ordered:
+        runs = [
+            (a, size)
+            for a, _, size in SequenceMatcher(None, page, wanted, autojunk=False).get_matching_blocks()
+        ]
+    else:
+        present = set(wanted)
+        runs = [(a, 1) for a, shingle in enumerate(page) if shingle in present]
+    for a, size in runs:
         for position in range(a, a + size + width - 1 if size else a):
             covered[position] = True
     matched = [0] * len(blocks)
@@ -222,7 +230,7 @@ def main_content_mask(
         logger.info("no main content found; keeping the whole page")
         return [True] * len(blocks)
     keep = _main_run(keep, sizes)
-    precise = _aligned(blocks, sizes, main_text(source, precision=True))
+    precise = _aligned(blocks, sizes, main_text(source, precision=True), ordered=False)  # for a container
     container = _innermost([path for path, kept in zip(paths, precise, strict=True) if kept])
     if container is not None:
         keep = [kept and container in path for kept, path in zip(keep, paths, strict=True)]
