@@ -65,7 +65,7 @@ def model_run(
     )  # fmt: skip
     if stage_one is not None:
         fold_config = stage_two(fold_config, str(stage_one))
-    train(fold_config)
+    train(fold_config, overwrite=True)  # a rerun of an interrupted evaluation replaces its fold
     predictions = model_predictions(output / "model", test_records)
     shutil.rmtree(output, ignore_errors=True)
     return predictions
