@@ -100,10 +100,13 @@ def _predict(args: argparse.Namespace) -> int:
     from .predict.readers import InputError
 
     try:
-        report = run_predict(
-            args.model, args.inputs, args.output, device=args.device, precision=args.precision,
-            batch_size=args.batch_size, on_error=args.on_error, resume=args.resume, summary=args.summary,
-        )  # fmt: skip
+        if args.engine == "ray":
+            report = _predict_on_ray(args)
+        else:
+            report = run_predict(
+                args.model, args.inputs, args.output, device=args.device, precision=args.precision,
+                batch_size=args.batch_size, on_error=args.on_error, resume=args.resume, summary=args.summary,
+            )  # fmt: skip
     except (ModelLoadError, InputError, ValueError) as error:
         raise UserError(str(error)) from error
     if report is None:  # a secondary process of `accelerate launch`: the main one reports
@@ -117,6 +120,19 @@ def _predict(args: argparse.Namespace) -> int:
     for _name, reason in report.skipped:
         print(f"skipped: {reason}", file=sys.stderr)
     return 1 if report.skipped else 0
+
+
+def _predict_on_ray(args: argparse.Namespace):
+    try:
+        from .predict.distributed import run_distributed
+    except ImportError as error:
+        raise UserError("--engine ray needs Ray: pip install 'privacy-clauses[ray]'") from error
+    return run_distributed(
+        args.model, args.inputs, args.output, address=args.address, workers=args.workers,
+        gpus_per_worker=args.gpus_per_worker, cpus_per_worker=args.cpus_per_worker, device=args.device,
+        precision=args.precision, batch_size=args.batch_size, on_error=args.on_error,
+        shard_size=args.shard_size, fmt=args.shard_format, summary=args.summary,
+    )  # fmt: skip
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -244,8 +260,23 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--batch-size", type=int, default=32)
     predict.add_argument("--on-error", choices=("skip", "fail"), default="skip")
     predict.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    _add_ray_arguments(predict)
     predict.set_defaults(run=_predict)
     return parser
+
+
+def _add_ray_arguments(predict: argparse.ArgumentParser) -> None:
+    predict.add_argument(
+        "--engine", choices=("local", "ray"), default="local",
+        help="ray: run on a Ray cluster; -o is then a folder of shards (needs the [ray] extra)",
+    )  # fmt: skip
+    ray = predict.add_argument_group("--engine ray")
+    ray.add_argument("--address", help="Ray cluster to join (default: RAY_ADDRESS, else a local Ray)")
+    ray.add_argument("--workers", type=int, default=1, help="model actors, one loaded model each")
+    ray.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPUs per actor (0.5: two share one)")
+    ray.add_argument("--cpus-per-worker", type=float, default=1.0, help="CPUs per actor (its torch threads)")
+    ray.add_argument("--shard-size", type=int, default=256, help="inputs per output shard (unit of resume)")
+    ray.add_argument("--shard-format", choices=("parquet", "jsonl"), default="parquet")
 
 
 def main(argv: list[str] | None = None) -> int:
