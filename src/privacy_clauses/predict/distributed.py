@@ -38,7 +38,8 @@ SHARD_FORMATS = {"parquet": ".parquet", "jsonl": ".jsonl"}
 MANIFEST = "_manifest.json"
 # Read tasks reserve no CPU: the model actors may hold every core (as the local path's
 # workers do), and reading would otherwise wait for one forever. Reading and segmenting are
-# light next to the model, and Ray Data's backpressure bounds how far they run ahead.
+# light next to the model; one read task per model worker at a time keeps their processes
+# (each imports this package, torch included, once) as few as the workers.
 READ_CPUS = 0
 
 CLAUSE_SCHEMA = pa.schema(
@@ -121,7 +122,7 @@ def predict_dataset(
     device: str = "auto",
     precision: str = "auto",
     batch_size: int = 32,
-    rows_per_call: int = 1024,
+    rows_per_call: int = 256,
     labeler: type[Labeler] = Labeler,
 ) -> ray.data.Dataset:
     """Label a dataset of clauses (``text``, optional ``context``) on a pool of ``workers`` actors.
@@ -228,10 +229,12 @@ class _ShardWriter:
         index = self.pending.pop(0)
         path = shard_path(self.folder, index, self.fmt)
         rows = [record for table in self.tables for record in _records(table)]
-        if self.skipped:
+        if self.skipped:  # written before the shard: a shard that exists has its list of skips
             staging = _skipped_path(path).with_suffix(".tmp")
             staging.write_text(json.dumps(self.skipped), encoding="utf-8")
             staging.replace(_skipped_path(path))
+        else:  # a list from a killed run, whose input may since have been fixed
+            _skipped_path(path).unlink(missing_ok=True)
         finalize(path, path, iter(rows))
         self.report.clauses += len(rows)
         self.report.sources += self.sizes[index] - len(self.skipped)
@@ -315,8 +318,9 @@ def _label_shards(
             {"shard": i, "source": s.name, "kind": s.kind} for i, members in pending.items() for s in members
         ]
         clauses = ray.data.from_items(items).map_batches(
-            read_sources, batch_size=1, batch_format="pyarrow", num_cpus=READ_CPUS
-        )
+            read_sources, batch_size=1, batch_format="pyarrow", num_cpus=READ_CPUS,
+            compute=ray.data.TaskPoolStrategy(size=options["workers"]),
+        )  # fmt: skip
         writer = _ShardWriter(
             folder, fmt, {i: len(members) for i, members in pending.items()}, on_error, report
         )
