@@ -5,7 +5,9 @@ clauses each), interleaved rounds, median and range. Each run is timed end to en
 small and a large input: the steady rate is the slope, (large - small) / (t_large - t_small),
 and the fixed cost the intercept, t_small - small / rate (model load; on Ray also actor
 start-up and scheduling). ``ray.init`` is timed once, apart. Peak memory (RSS) of every model
-actor is sampled while Ray runs.
+actor is sampled while Ray runs. On a shared machine wall time follows the other load; the
+CPU time of this process and all under it (Ray's workers, raylet, object store) is steadier:
+clauses per CPU-second, by the same slope, is each path's cost.
 
 Model: ``--model DIR``, or by default all-MiniLM-L6-v2 (the project's embedded base, the
 size of the default model) with an untrained head: the speed of a real-size model, not
@@ -46,6 +48,19 @@ def write_tables(folder: Path, count: int) -> list[str]:
         path.write_text("".join(json.dumps(r) + "\n" for r in rows[start : start + 100]), encoding="utf-8")
         files.append(str(path))
     return files
+
+
+def cpu_seconds() -> float:
+    """CPU time used so far by this process and every process under it (Ray's included),
+    counting children that have exited and been waited for."""
+    total = 0.0
+    for process in [psutil.Process(), *psutil.Process().children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 class WorkerMemory:
@@ -97,7 +112,7 @@ def main() -> None:
 
         def local(size: int, out: Path) -> None:
             classifier = ClauseClassifier.from_pretrained(model, device="cpu")
-            predict_inputs(classifier, inputs[size], out / "labels.parquet")
+            predict_inputs(classifier, inputs[size], out / "labels.parquet", summary=out / "summary.json")
 
         def on_ray(workers: int):
             def run(size: int, out: Path) -> None:
@@ -109,15 +124,17 @@ def main() -> None:
 
         paths = {"local": local, "ray, 1 worker": on_ray(1), "ray, 2 workers": on_ray(2)}
         times: dict[str, dict[int, list[float]]] = {name: {args.small: [], args.large: []} for name in paths}
+        cpu: dict[str, dict[int, list[float]]] = {name: {args.small: [], args.large: []} for name in paths}
         memory = WorkerMemory()
         for round_ in range(args.rounds):
             for name, run in paths.items():
                 for size in (args.small, args.large):
                     out = tmp / f"out-{round_}-{name.replace(' ', '').replace(',', '-')}-{size}"
                     out.mkdir()
-                    started = time.perf_counter()
+                    started, used = time.perf_counter(), cpu_seconds()
                     run(size, out)
                     times[name][size].append(time.perf_counter() - started)
+                    cpu[name][size].append(cpu_seconds() - used)
             print(f"round {round_ + 1}: " + ", ".join(
                 f"{name} {times[name][args.small][-1]:.1f}/{times[name][args.large][-1]:.1f} s"
                 for name in paths), flush=True)  # fmt: skip
@@ -125,23 +142,28 @@ def main() -> None:
 
     print(f"\nclauses: {args.small} and {args.large}; rounds: {args.rounds}; cores: {psutil.cpu_count()}")
     print(f"ray.init (local Ray, once per process): {ray_init:.1f} s")
-    rates = {}
+    extra = args.large - args.small
+    rates = {name: [extra / (big - little) for little, big in zip(*times[name].values(), strict=True)]
+             for name in paths}  # fmt: skip
+    per_cpu = {name: [extra / (big - little) for little, big in zip(*cpu[name].values(), strict=True)]
+               for name in paths}  # fmt: skip
     for name in paths:
-        small, large = times[name][args.small], times[name][args.large]
-        rate = [(args.large - args.small) / (big - little) for little, big in zip(small, large, strict=True)]
-        fixed = [t - args.small / r for t, r in zip(small, rate, strict=True)]
-        rates[name] = rate
-        print(f"{name}: {statistics.median(rate):.0f} clauses/s (range {min(rate):.0f}-{max(rate):.0f}); "
-              f"fixed cost {statistics.median(fixed):.1f} s "
-              f"(range {min(fixed):.1f}-{max(fixed):.1f})")  # fmt: skip
+        fixed = [t - args.small / r for t, r in zip(times[name][args.small], rates[name], strict=True)]
+        print(f"{name}: {spread(rates[name], '.0f')} clauses/s; fixed cost {spread(fixed, '.1f')} s; "
+              f"{spread(per_cpu[name], '.0f')} clauses per CPU-second")  # fmt: skip
     for name in ("ray, 1 worker", "ray, 2 workers"):
         ratio = [r / b for r, b in zip(rates[name], rates["local"], strict=True)]
-        print(f"{name} / local, same round: median {statistics.median(ratio):.2f} "
-              f"(range {min(ratio):.2f}-{max(ratio):.2f})")  # fmt: skip
+        cost = [r / b for r, b in zip(per_cpu[name], per_cpu["local"], strict=True)]
+        print(f"{name} / local, same round: clauses/s {spread(ratio, '.2f')}; "
+              f"clauses per CPU-second {spread(cost, '.2f')}")  # fmt: skip
     if peaks:
-        print(f"peak RSS per model worker: {min(peaks) / 2**20:.0f}-{max(peaks) / 2**20:.0f} MB "
-              f"({len(peaks)} worker processes)")  # fmt: skip
+        print(f"peak RSS per model worker: {spread([p / 2**20 for p in peaks], '.0f')} MB "
+              f"over {len(peaks)} worker processes")  # fmt: skip
 
+
+def spread(values: list[float], fmt: str) -> str:
+    """Median and range."""
+    return f"{statistics.median(values):{fmt}} (range {min(values):{fmt}}-{max(values):{fmt}})"
 
 if __name__ == "__main__":
     main()

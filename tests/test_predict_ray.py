@@ -195,3 +195,12 @@ def test_the_local_path_never_imports_ray(tiny_model, tmp_path):
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(list(read_jsonl(tmp_path / "o.jsonl"))) == 39
+
+
+def test_without_ray_the_engine_says_how_to_install_it(tiny_model, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if not installed
+    monkeypatch.delitem(sys.modules, "privacy_clauses.predict.distributed")
+    args = ["--model", str(tiny_model), str(POLICIES), "-o", str(tmp_path / "out")]
+    code = main(["predict", "--engine", "ray", *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == ["error: --engine ray needs Ray: pip install 'privacy-clauses[ray]'"]

@@ -123,9 +123,12 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _predict_on_ray(args: argparse.Namespace):
+    """The ray engine; Ray is imported only here."""
     try:
         from .predict.distributed import run_distributed
-    except ImportError as error:
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] != "ray":
+            raise
         raise UserError("--engine ray needs Ray: pip install 'privacy-clauses[ray]'") from error
     return run_distributed(
         args.model, args.inputs, args.output, address=args.address, workers=args.workers,

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import math
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -193,7 +194,8 @@ def _records(table: pa.Table) -> Iterator[dict]:
 
 def read_shards(folder: str | Path) -> Iterator[dict]:
     """The records of every shard in ``folder``, in input order."""
-    for path in sorted(Path(folder).glob("part-*")):
+    shards = [p for p in Path(folder).glob("part-*") if p.name.endswith(tuple(SHARD_FORMATS.values()))]
+    for path in sorted(shards, key=lambda p: int(p.name.split(".")[0].removeprefix("part-"))):
         if path.suffix == ".parquet":
             for batch in pq.ParquetFile(path).iter_batches():
                 yield from _records(pa.Table.from_batches([batch]))
@@ -207,7 +209,7 @@ class _ShardWriter:
     def __init__(self, folder: Path, fmt: str, pending: dict[int, int], on_error: str, report: RunReport):
         self.folder, self.fmt, self.on_error, self.report = folder, fmt, on_error, report
         self.sizes = pending  # shard -> number of inputs
-        self.pending = list(pending)
+        self.pending = deque(pending)
         self.tables: list[pa.Table] = []
         self.skipped: list[tuple[str, str]] = []
 
@@ -226,7 +228,7 @@ class _ShardWriter:
 
     def flush(self) -> None:
         """Write the first pending shard (empty if none of its inputs had clauses)."""
-        index = self.pending.pop(0)
+        index = self.pending.popleft()
         path = shard_path(self.folder, index, self.fmt)
         rows = [record for table in self.tables for record in _records(table)]
         if self.skipped:  # written before the shard: a shard that exists has its list of skips
@@ -312,7 +314,9 @@ def _label_shards(
     started = not ray.is_initialized()
     if started:
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
-    ray.data.DataContext.get_current().execution_options.preserve_order = True  # one shard at a time
+    execution = ray.data.DataContext.get_current().execution_options
+    ordered = execution.preserve_order
+    execution.preserve_order = True  # rows return in input order: one shard at a time
     try:
         items = [
             {"shard": i, "source": s.name, "kind": s.kind} for i, members in pending.items() for s in members
@@ -330,5 +334,6 @@ def _label_shards(
         while writer.pending:
             writer.flush()
     finally:
+        execution.preserve_order = ordered
         if started:
             ray.shutdown()
