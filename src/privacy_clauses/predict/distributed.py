@@ -14,8 +14,10 @@ import hashlib
 import json
 import logging
 import math
+import os
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -31,7 +33,7 @@ from .classifier import ClauseClassifier
 from .devices import resolve_device, resolve_precision
 from .readers import STDIN, InputError, Source, expand_inputs
 from .summary import summarize, write_summary
-from .writers import finalize, read_jsonl
+from .writers import PARQUET_SCHEMA, finalize, read_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -192,15 +194,31 @@ def _records(table: pa.Table) -> Iterator[dict]:
         }  # fmt: skip
 
 
+def read_shard(path: str | Path) -> Iterator[dict]:
+    """The records of one shard file."""
+    path = Path(path)
+    if path.suffix == ".parquet":
+        for batch in pq.ParquetFile(path).iter_batches():
+            yield from _records(pa.Table.from_batches([batch]))
+    else:
+        yield from read_jsonl(path)
+
+
+def shard_files(folder: str | Path) -> list[Path]:
+    """The shard files in ``folder``, in input order."""
+    shards = [p for p in Path(folder).glob("part-*") if p.name.endswith(tuple(SHARD_FORMATS.values()))]
+    return sorted(shards, key=lambda p: int(p.name.split(".")[0].removeprefix("part-")))
+
+
 def read_shards(folder: str | Path) -> Iterator[dict]:
     """The records of every shard in ``folder``, in input order."""
-    shards = [p for p in Path(folder).glob("part-*") if p.name.endswith(tuple(SHARD_FORMATS.values()))]
-    for path in sorted(shards, key=lambda p: int(p.name.split(".")[0].removeprefix("part-"))):
-        if path.suffix == ".parquet":
-            for batch in pq.ParquetFile(path).iter_batches():
-                yield from _records(pa.Table.from_batches([batch]))
-        elif path.suffix == ".jsonl":
-            yield from read_jsonl(path)
+    for path in shard_files(folder):
+        yield from read_shard(path)
+
+
+def summarize_shard(row: dict) -> dict:
+    """Ray task: the per-policy summary of one shard (its policies are in no other shard)."""
+    return {"summary": json.dumps(summarize(read_shard(row["path"])), ensure_ascii=False)}
 
 
 class _ShardWriter:
@@ -230,15 +248,20 @@ class _ShardWriter:
         """Write the first pending shard (empty if none of its inputs had clauses)."""
         index = self.pending.popleft()
         path = shard_path(self.folder, index, self.fmt)
-        rows = [record for table in self.tables for record in _records(table)]
+        table = pa.concat_tables(self.tables) if self.tables else PARQUET_SCHEMA.empty_table()
         if self.skipped:  # written before the shard: a shard that exists has its list of skips
             staging = _skipped_path(path).with_suffix(".tmp")
             staging.write_text(json.dumps(self.skipped), encoding="utf-8")
             staging.replace(_skipped_path(path))
         else:  # a list from a killed run, whose input may since have been fixed
             _skipped_path(path).unlink(missing_ok=True)
-        finalize(path, path, iter(rows))
-        self.report.clauses += len(rows)
+        if self.fmt == "parquet":  # columnar, no per-row Python: the driver writes every clause
+            staging = path.with_name(path.name + ".tmp")
+            pq.write_table(table.select(PARQUET_SCHEMA.names).cast(PARQUET_SCHEMA), staging)
+            os.replace(staging, path)
+        else:
+            finalize(path, path, _records(table))
+        self.report.clauses += table.num_rows
         self.report.sources += self.sizes[index] - len(self.skipped)
         self.report.skipped += self.skipped
         self.tables, self.skipped = [], []
@@ -298,19 +321,20 @@ def run_distributed(
         report.resumed_sources += len(members)
         if _skipped_path(path).exists():
             report.skipped += [tuple(item) for item in json.loads(_skipped_path(path).read_text("utf-8"))]
-    if pending:
-        _label_shards(model, pending, folder, fmt, on_error, report, address=address, workers=workers,
-                      gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker, device=device,
-                      precision=precision, batch_size=batch_size)  # fmt: skip
-    report.summary_files = write_summary(summarize(read_shards(folder)), summary or folder / "summary.json")
+    with _ray_session(address):
+        if pending:
+            _label_shards(model, pending, folder, fmt, on_error, report, workers=workers,
+                          gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker, device=device,
+                          precision=precision, batch_size=batch_size)  # fmt: skip
+        summaries = ray.data.from_items([{"path": str(p)} for p in shard_files(folder)]).map(summarize_shard)
+        merged = {k: v for row in summaries.iter_rows() for k, v in json.loads(row["summary"]).items()}
+    report.summary_files = write_summary(merged, summary or folder / "summary.json")
     return report
 
 
-def _label_shards(
-    model: str | Path, pending: dict[int, list[Source]], folder: Path, fmt: str, on_error: str,
-    report: RunReport, *, address: str | None, **options,
-) -> None:  # fmt: skip
-    """Run the pipeline over the pending shards (connecting to Ray unless already connected)."""
+@contextmanager
+def _ray_session(address: str | None) -> Iterator[None]:
+    """Connect to Ray unless already connected (then leave it so); results in input order."""
     started = not ray.is_initialized()
     if started:
         ray.init(address=address, include_dashboard=False, logging_level=logging.WARNING)
@@ -318,22 +342,26 @@ def _label_shards(
     ordered = execution.preserve_order
     execution.preserve_order = True  # rows return in input order: one shard at a time
     try:
-        items = [
-            {"shard": i, "source": s.name, "kind": s.kind} for i, members in pending.items() for s in members
-        ]
-        clauses = ray.data.from_items(items).map_batches(
-            read_sources, batch_size=1, batch_format="pyarrow", num_cpus=READ_CPUS,
-            compute=ray.data.TaskPoolStrategy(size=options["workers"]),
-        )  # fmt: skip
-        writer = _ShardWriter(
-            folder, fmt, {i: len(members) for i, members in pending.items()}, on_error, report
-        )
-        labelled = predict_dataset(clauses, model, **options)
-        for table in labelled.iter_batches(batch_format="pyarrow", batch_size=None):
-            writer.add(table)
-        while writer.pending:
-            writer.flush()
+        yield
     finally:
         execution.preserve_order = ordered
         if started:
             ray.shutdown()
+
+
+def _label_shards(
+    model: str | Path, pending: dict[int, list[Source]], folder: Path, fmt: str, on_error: str,
+    report: RunReport, **options,
+) -> None:  # fmt: skip
+    """Read, label and write the pending shards."""
+    items = [{"shard": i, "source": s.name, "kind": s.kind} for i, group in pending.items() for s in group]
+    clauses = ray.data.from_items(items).map_batches(
+        read_sources, batch_size=1, batch_format="pyarrow", num_cpus=READ_CPUS,
+        compute=ray.data.TaskPoolStrategy(size=options["workers"]),
+    )  # fmt: skip
+    writer = _ShardWriter(folder, fmt, {i: len(members) for i, members in pending.items()}, on_error, report)
+    labelled = predict_dataset(clauses, model, **options)
+    for table in labelled.iter_batches(batch_format="pyarrow", batch_size=None):
+        writer.add(table)
+    while writer.pending:
+        writer.flush()
