@@ -4,8 +4,9 @@ The driver lists the inputs (``expand_inputs``) and numbers fixed-size shards of
 Data tasks read and segment each input with the local readers (``Source.check``,
 ``Source.rows``); ``predict_dataset`` labels the clauses with ``map_batches`` over an actor
 pool, one ``ClauseClassifier`` per actor; the labelled rows stream back in input order and
-each shard is written whole by ``writers.finalize`` (a temporary name, then a rename). A
-shard file that exists is therefore complete, and a re-run skips it. Needs the ``ray`` extra.
+each shard is written whole (the local path's Parquet schema or records; a temporary name,
+then a rename). A shard file that exists is therefore complete, and a re-run skips it.
+Per-policy summaries are made per shard in Ray tasks. Needs the ``ray`` extra.
 """
 
 from __future__ import annotations
