@@ -97,11 +97,14 @@ def _train(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from .predict.batch import run_predict
 
-    report = run_predict(
-        args.model, args.inputs, args.output, device=args.device, precision=args.precision,
-        batch_size=args.batch_size, on_error=args.on_error, resume=args.resume, summary=args.summary,
-        backend=args.backend, report_dir=args.report, whole_page=args.whole_page,
-    )  # fmt: skip
+    if args.engine == "ray":
+        report = _predict_on_ray(args)
+    else:
+        report = run_predict(
+            args.model, args.inputs, args.output, device=args.device, precision=args.precision,
+            batch_size=args.batch_size, on_error=args.on_error, resume=args.resume, summary=args.summary,
+            backend=args.backend, report_dir=args.report, whole_page=args.whole_page,
+        )  # fmt: skip
     if report is None:  # a secondary process of `accelerate launch`: the main one reports
         return 0
     resumed = f", {report.resumed_sources} kept from the interrupted run" if report.resumed_sources else ""
@@ -142,6 +145,22 @@ def _push(args: argparse.Namespace) -> int:
 
     print(push_model(args.model, args.repo_id, private=args.private))
     return 0
+
+
+def _predict_on_ray(args: argparse.Namespace):
+    """The ray engine; Ray is imported only here."""
+    try:
+        from .predict.distributed import run_distributed
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] != "ray":
+            raise
+        raise UserError("--engine ray needs Ray: pip install 'privacy-clauses[ray]'") from error
+    return run_distributed(
+        args.model, args.inputs, args.output, address=args.address, workers=args.workers,
+        gpus_per_worker=args.gpus_per_worker, cpus_per_worker=args.cpus_per_worker, device=args.device,
+        precision=args.precision, batch_size=args.batch_size, on_error=args.on_error,
+        shard_size=args.shard_size, fmt=args.shard_format, summary=args.summary,
+    )  # fmt: skip
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -297,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="an unreadable input: skip it (exit 1) or stop (exit 2)",
     )  # fmt: skip
     predict.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    _add_ray_arguments(predict)
     predict.set_defaults(run=_predict)
 
     export = commands.add_parser("export", help="export a model for serving runtimes (ONNX)")
@@ -324,6 +344,20 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--private", action="store_true", help="create the repository private")
     push.set_defaults(run=_push)
     return parser
+
+
+def _add_ray_arguments(predict: argparse.ArgumentParser) -> None:
+    predict.add_argument(
+        "--engine", choices=("local", "ray"), default="local",
+        help="ray: run on a Ray cluster; -o is then a folder of shards (needs the [ray] extra)",
+    )  # fmt: skip
+    ray = predict.add_argument_group("--engine ray")
+    ray.add_argument("--address", help="Ray cluster to join (default: RAY_ADDRESS, else a local Ray)")
+    ray.add_argument("--workers", type=int, default=1, help="model actors, one loaded model each")
+    ray.add_argument("--gpus-per-worker", type=float, default=0.0, help="GPUs per actor (0.5: two share one)")
+    ray.add_argument("--cpus-per-worker", type=float, default=1.0, help="CPUs per actor (its torch threads)")
+    ray.add_argument("--shard-size", type=int, default=256, help="inputs per output shard (unit of resume)")
+    ray.add_argument("--shard-format", choices=("parquet", "jsonl"), default="parquet")
 
 
 def main(argv: list[str] | None = None) -> int:
