@@ -159,7 +159,7 @@ def _predict_on_ray(args: argparse.Namespace):
         args.model, args.inputs, args.output, address=args.address, workers=args.workers,
         gpus_per_worker=args.gpus_per_worker, cpus_per_worker=args.cpus_per_worker, device=args.device,
         precision=args.precision, batch_size=args.batch_size, on_error=args.on_error,
-        shard_size=args.shard_size, fmt=args.shard_format, summary=args.summary,
+        shard_size=args.shard_size, fmt=args.shard_format, summary=args.summary, backend=args.backend,
     )  # fmt: skip
 
 

@@ -107,9 +107,12 @@ def label_table(classifier: ClauseClassifier, table: pa.Table) -> pa.Table:
 class Labeler:
     """Ray Data actor: loads the model once, then labels batches of clause rows."""
 
-    def __init__(self, model: str, device: str = "auto", precision: str = "auto", batch_size: int = 32):
+    def __init__(
+        self, model: str, device: str = "auto", precision: str = "auto", batch_size: int = 32,
+        backend: str = "torch",
+    ):  # fmt: skip
         self.classifier = ClauseClassifier.from_pretrained(
-            model, device=device, precision=precision, batch_size=batch_size
+            model, device=device, precision=precision, batch_size=batch_size, backend=backend
         )
 
     def __call__(self, batch: pa.Table) -> pa.Table:
@@ -126,6 +129,7 @@ def predict_dataset(
     device: str = "auto",
     precision: str = "auto",
     batch_size: int = 32,
+    backend: str = "torch",
     rows_per_call: int = 256,
     labeler: type[Labeler] = Labeler,
 ) -> ray.data.Dataset:
@@ -139,7 +143,8 @@ def predict_dataset(
     return dataset.map_batches(
         labeler,
         fn_constructor_kwargs={
-            "model": str(model), "device": device, "precision": precision, "batch_size": batch_size
+            "model": str(model), "device": device, "precision": precision, "batch_size": batch_size,
+            "backend": backend,
         },
         batch_size=rows_per_call,
         batch_format="pyarrow",
@@ -172,7 +177,7 @@ def _manifest(folder: Path, model: str | Path, sources: list[Source], shard_size
     path = folder / MANIFEST
     if path.exists():
         if json.loads(path.read_text(encoding="utf-8")) != plan:
-            raise ValueError(
+            raise InputError(
                 f"{folder}: holds shards of another run (other inputs, model, --shard-size or format); "
                 "re-run with the same ones to resume, or choose a new folder"
             )
@@ -289,6 +294,7 @@ def run_distributed(
     device: str = "auto",
     precision: str = "auto",
     batch_size: int = 32,
+    backend: str = "torch",
     on_error: str = "skip",
     shard_size: int = 256,
     fmt: str = "parquet",
@@ -300,16 +306,16 @@ def run_distributed(
     the shards already written. Writes the per-policy summary (default ``output/summary.json``).
     """
     if fmt not in SHARD_FORMATS:
-        raise ValueError(f"shard format '{fmt}': expected one of {', '.join(SHARD_FORMATS)}")
+        raise InputError(f"shard format '{fmt}': expected one of {', '.join(SHARD_FORMATS)}")
     if shard_size < 1 or workers < 1:
-        raise ValueError("--shard-size and --workers must be at least 1")
+        raise InputError("--shard-size and --workers must be at least 1")
     folder = Path(output)
     if folder.exists() and not folder.is_dir():
-        raise ValueError(f"{folder}: the ray engine writes a folder of shards; this is a file")
+        raise InputError(f"{folder}: the ray engine writes a folder of shards; this is a file")
     _check_settings(model, device, precision, gpus_per_worker)
     sources = expand_inputs(inputs)
     if any(source.name == STDIN for source in sources):
-        raise ValueError("standard input (-) is read by the local engine only")
+        raise InputError("standard input (-) is read by the local engine only")
     count = _manifest(folder, model, sources, shard_size, fmt)
     shards = {i: sources[i * shard_size : (i + 1) * shard_size] for i in range(count)}
     report = RunReport(folder)
@@ -326,7 +332,7 @@ def run_distributed(
         if pending:
             _label_shards(model, pending, folder, fmt, on_error, report, workers=workers,
                           gpus_per_worker=gpus_per_worker, cpus_per_worker=cpus_per_worker, device=device,
-                          precision=precision, batch_size=batch_size)  # fmt: skip
+                          precision=precision, batch_size=batch_size, backend=backend)  # fmt: skip
         summaries = ray.data.from_items([{"path": str(p)} for p in shard_files(folder)]).map(summarize_shard)
         merged = {k: v for row in summaries.iter_rows() for k, v in json.loads(row["summary"]).items()}
     report.summary_files = write_summary(merged, summary or folder / "summary.json")
