@@ -149,6 +149,8 @@ def _push(args: argparse.Namespace) -> int:
 
 def _predict_on_ray(args: argparse.Namespace):
     """The ray engine; Ray is imported only here."""
+    if args.report or args.whole_page:
+        raise UserError("--report and --whole-page work with the local engine only (--engine local)")
     try:
         from .predict.distributed import run_distributed
     except ModuleNotFoundError as error:
