@@ -1,7 +1,7 @@
 """Batch inference on a Ray cluster: the local path's readers and classifier inside Ray Data.
 
 The driver lists the inputs (``expand_inputs``) and numbers fixed-size shards of them. Ray
-Data tasks read and segment each input with the local readers (``Source.check``,
+Data tasks read and segment each input with the local readers (``Source.rows``,
 ``Source.rows``); ``predict_dataset`` labels the clauses with ``map_batches`` over an actor
 pool, one ``ClauseClassifier`` per actor; the labelled rows stream back in input order and
 each shard is written whole (the local path's Parquet schema or records; a temporary name,
@@ -32,9 +32,9 @@ from ..model.checkpoint import load_checkpoint
 from .batch import RunReport
 from .classifier import ClauseClassifier
 from .devices import resolve_device, resolve_precision
-from .readers import STDIN, InputError, Source, expand_inputs
+from .readers import STDIN, InputError, Reject, Source, expand_inputs
 from .summary import summarize, write_summary
-from .writers import PARQUET_SCHEMA, finalize, read_jsonl
+from .writers import finalize, parquet_schema, read_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +46,11 @@ MANIFEST = "_manifest.json"
 # (each imports this package, torch included, once) as few as the workers.
 READ_CPUS = 0
 
+PARQUET_SCHEMA = parquet_schema()  # carried table columns (url, ...) are not written by this engine
 CLAUSE_SCHEMA = pa.schema(
     [
-        ("shard", pa.int64()), ("source", pa.string()), ("id", pa.string()), ("text", pa.string()),
+        ("shard", pa.int64()), ("source", pa.string()), ("policy_id", pa.string()), ("id", pa.string()),
+        ("text", pa.string()),
         ("context", pa.string()), ("start", pa.int64()), ("end", pa.int64()), ("error", pa.string()),
     ]
 )  # fmt: skip
@@ -60,21 +62,23 @@ def read_sources(batch: pa.Table) -> pa.Table:
     An unreadable input becomes one row whose ``error`` is the local path's message.
     """
     rows: list[dict] = []
-    for shard, name, kind in zip(
-        *(batch[key].to_pylist() for key in ("shard", "source", "kind")), strict=True
+    for shard, name, kind, policy_id in zip(
+        *(batch[key].to_pylist() for key in ("shard", "source", "kind", "policy_id")), strict=True
     ):
-        source = Source(name, kind)
+        source = Source(name, kind, policy_id)
         try:
-            source.check()
-            clauses = [
-                {"shard": shard, "source": name, "id": row.id, "text": row.text, "context": row.context,
-                 "start": row.start, "end": row.end, "error": None}
+            clauses = [  # a bad table line (Reject) is passed on as an error row: it costs only itself
+                {"shard": shard, "source": name, "policy_id": "", "id": "", "text": "", "context": "",
+                 "error": str(row)} if isinstance(row, Reject) else
+                {"shard": shard, "source": name, "policy_id": row.policy_id, "id": row.id, "text": row.text,
+                 "context": row.context, "start": row.start, "end": row.end, "error": None}
                 for row in source.rows()
             ]  # fmt: skip
         except InputError as error:
             clauses = [
-                {"shard": shard, "source": name, "id": "", "text": "", "context": "", "error": str(error)}
-            ]
+                {"shard": shard, "source": name, "policy_id": "", "id": "", "text": "", "context": "",
+                 "error": str(error)}
+            ]  # fmt: skip
         rows += clauses
     return pa.Table.from_pylist(rows, schema=CLAUSE_SCHEMA)
 
@@ -361,7 +365,8 @@ def _label_shards(
     report: RunReport, **options,
 ) -> None:  # fmt: skip
     """Read, label and write the pending shards."""
-    items = [{"shard": i, "source": s.name, "kind": s.kind} for i, group in pending.items() for s in group]
+    items = [{"shard": i, "source": s.name, "kind": s.kind, "policy_id": s.policy_id}
+             for i, group in pending.items() for s in group]  # fmt: skip
     clauses = ray.data.from_items(items).map_batches(
         read_sources, batch_size=1, batch_format="pyarrow", num_cpus=READ_CPUS,
         compute=ray.data.TaskPoolStrategy(size=options["workers"]),

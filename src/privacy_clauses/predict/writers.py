@@ -77,7 +77,8 @@ def finalize(part: Path, output: Path, records: Callable[[], Iterator[dict]] | N
     os.replace(staging, output)
 
 
-def _parquet_schema(extras: list[str]) -> pa.Schema:
+def parquet_schema(extras: list[str] = ()) -> pa.Schema:
+    """The Parquet output's columns; ``extras`` are carried input columns, as text."""
     return pa.schema(
         [
             ("source", pa.string()), ("policy_id", pa.string()), ("id", pa.string()),
@@ -96,7 +97,7 @@ def _text(value: object) -> str | None:
 def _write_parquet(records: Callable[[], Iterator[dict]], path: Path, batch: int = 10_000) -> None:
     """Carried columns are written as text (a column's type may differ between input tables)."""
     extras = extra_columns(records())
-    schema = _parquet_schema(extras)
+    schema = parquet_schema(extras)
     with pq.ParquetWriter(path, schema) as writer:
         rows: list[dict] = []
         for record in records():
