@@ -1,10 +1,10 @@
 """Batch inference on a Ray cluster: the local path's readers and classifier inside Ray Data.
 
 The driver lists the inputs (``expand_inputs``) and numbers fixed-size shards of them. Ray
-Data tasks read and segment each input with the local readers (``Source.rows``,
-``Source.rows``); ``predict_dataset`` labels the clauses with ``map_batches`` over an actor
-pool, one ``ClauseClassifier`` per actor; the labelled rows stream back in input order and
-each shard is written whole (the local path's Parquet schema or records; a temporary name,
+Data tasks read and segment each input with the local readers (``Source.rows``);
+``predict_dataset`` labels the clauses with ``map_batches`` over an actor pool, one
+``ClauseClassifier`` per actor; the labelled rows stream back in input order and each shard is
+written whole (the local path's Parquet schema or records; a temporary name,
 then a rename). A shard file that exists is therefore complete, and a re-run skips it.
 Per-policy summaries are made per shard in Ray tasks. Needs the ``ray`` extra.
 """
@@ -52,6 +52,7 @@ CLAUSE_SCHEMA = pa.schema(
         ("shard", pa.int64()), ("source", pa.string()), ("policy_id", pa.string()), ("id", pa.string()),
         ("text", pa.string()),
         ("context", pa.string()), ("start", pa.int64()), ("end", pa.int64()), ("error", pa.string()),
+        ("rejected", pa.bool_()),
     ]
 )  # fmt: skip
 
@@ -69,7 +70,7 @@ def read_sources(batch: pa.Table) -> pa.Table:
         try:
             clauses = [  # a bad table line (Reject) is passed on as an error row: it costs only itself
                 {"shard": shard, "source": name, "policy_id": "", "id": "", "text": "", "context": "",
-                 "error": str(row)} if isinstance(row, Reject) else
+                 "error": str(row), "rejected": True} if isinstance(row, Reject) else
                 {"shard": shard, "source": name, "policy_id": row.policy_id, "id": row.id, "text": row.text,
                  "context": row.context, "start": row.start, "end": row.end, "error": None}
                 for row in source.rows()
@@ -197,7 +198,8 @@ def _records(table: pa.Table) -> Iterator[dict]:
     """Rows of a labelled table as the local path's records."""
     for row in table.to_pylist():
         yield {
-            "source": row["source"], "id": row["id"], "start": row["start"], "end": row["end"],
+            "source": row["source"], "policy_id": row["policy_id"], "id": row["id"], "start": row["start"],
+            "end": row["end"],
             "context": row["context"], "text": row["text"], "categories": row["categories"],
             "legal_basis": row["legal_basis"],
             "probabilities": {name: round(row[f"p:{name}"], 4) for name in ALL_LABELS},
@@ -239,19 +241,22 @@ class _ShardWriter:
         self.sizes = pending  # shard -> number of inputs
         self.pending = deque(pending)
         self.tables: list[pa.Table] = []
-        self.skipped: list[tuple[str, str]] = []
+        self.skipped: list[tuple[str, str]] = []  # unreadable inputs and rejected table lines
+        self.rejected = 0
 
     def add(self, table: pa.Table) -> None:
         for shard in _runs(table["shard"].to_pylist()):
             while self.pending[0] != shard[0]:
                 self.flush()
             part = table.slice(shard[1], shard[2])
-            for name, error in zip(part["source"].to_pylist(), part["error"].to_pylist(), strict=True):
+            columns = (part[key].to_pylist() for key in ("source", "error", "rejected"))
+            for name, error, rejected in zip(*columns, strict=True):
                 if error is not None:
                     if self.on_error == "fail":
                         raise InputError(error)
-                    logger.warning("skipped %s", error)
+                    logger.warning("%s %s", "rejected" if rejected else "skipped", error)
                     self.skipped.append((name, error))
+                    self.rejected += bool(rejected)
             self.tables.append(part.filter(pc.is_null(part["error"])))
 
     def flush(self) -> None:
@@ -270,11 +275,12 @@ class _ShardWriter:
             pq.write_table(table.select(PARQUET_SCHEMA.names).cast(PARQUET_SCHEMA), staging)
             os.replace(staging, path)
         else:
-            finalize(path, path, _records(table))
+            finalize(path, path, lambda: _records(table))
         self.report.clauses += table.num_rows
-        self.report.sources += self.sizes[index] - len(self.skipped)
+        self.report.sources += self.sizes[index]  # as the local path: skipped inputs count
+        self.report.rejected += self.rejected
         self.report.skipped += self.skipped
-        self.tables, self.skipped = [], []
+        self.tables, self.skipped, self.rejected = [], [], 0
 
 
 def _runs(values: list[int]) -> Iterator[tuple[int, int, int]]:
