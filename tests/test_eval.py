@@ -209,6 +209,7 @@ def test_two_stage_lopo_trains_stage_one_once_per_seed_and_folds_without_validat
         update={"thresholds": "validation"})}  # fmt: skip
     evaluation = cross_validate(variants, seeds=[1, 2], work=tmp_path / "folds")
     assert stage_ones == [1, 2]  # one stage-one model per seed, shared by both variants
+    assert not list((tmp_path / "folds").glob("stage-one-*"))  # discarded like the fold models
     assert all(fold["validation"] == "" for fold in evaluation.folds)
     ids = sorted(r.id for r in read_records(small_data))
     assert all(sorted(run.ids) == ids for runs in evaluation.systems.values() for run in runs)

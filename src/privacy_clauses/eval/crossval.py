@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -66,6 +67,8 @@ def cross_validate(
                 )
                 steps.update()
     steps.close()
+    for folder in trained.values():  # stage-one models are discarded like the fold models
+        shutil.rmtree(folder, ignore_errors=True)
     pooled = {name: [Predictions.concat(parts) for parts in runs] for name, runs in systems.items()}
     return Evaluation(
         mode="lopo", systems=pooled, seeds=seeds, seconds=time.time() - started,
