@@ -34,7 +34,7 @@ def test_onnx_decisions_match_fp32_torch_on_the_bundled_clauses(exported):
         probs = onnx.predict_proba(texts, contexts)
         assert np.abs(probs - reference).max() < closeness, precision  # calibrated, not the folded scores
         agreement = (apply_thresholds(probs, onnx.thresholds) == decided).mean()
-        assert agreement >= (0.999 if precision == "fp32" else 0.99), (precision, agreement)  # fp32: float rounding near a threshold
+        assert agreement >= (0.999 if precision == "fp32" else 0.99), (precision, agreement)
 
 
 def test_predict_cli_runs_the_onnx_backend(exported, tmp_path, capsys):
