@@ -16,7 +16,7 @@ from ..data.segment import segment
 from ..model.checkpoint import load_checkpoint
 from ..model.folding import FOLDED_KEY
 from ..model.thresholds import apply_thresholds
-from .devices import batch_workers, prepare_model, resolve_device, resolve_precision
+from .devices import batch_workers, prepare_model, resolve_device, resolve_precision, worker_count
 
 logger = logging.getLogger(__name__)
 BACKENDS = ("torch", "onnx")
@@ -105,7 +105,9 @@ class ClauseClassifier:
                 logits = self.model(**batch).logits.float()
             probs[index] = torch.sigmoid(logits).cpu().numpy()
 
-        batches = [order[start : start + self.batch_size] for start in range(0, len(order), self.batch_size)]
+        # A call smaller than a batch per worker (a server's micro-batch) is split so no core idles.
+        size = max(1, min(self.batch_size, -(-len(order) // worker_count(self.device))))
+        batches = [order[start : start + size] for start in range(0, len(order), size)]
         with batch_workers(self.device) as workers:
             for _ in workers.map(run, batches):  # re-raises a worker's exception
                 pass

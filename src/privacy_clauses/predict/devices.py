@@ -55,6 +55,11 @@ def prepare_model(model: PreTrainedModel, device: torch.device, precision: str) 
     return model.to(device=device, dtype=dtype)
 
 
+def worker_count(device: torch.device) -> int:
+    """How many batches ``batch_workers`` runs side by side: one per core on CPU, one on a GPU."""
+    return torch.get_num_threads() if device.type == "cpu" else 1
+
+
 @contextmanager
 def batch_workers(device: torch.device) -> Iterator[ThreadPoolExecutor]:
     """Threads that run batches: on CPU one per core, each single-threaded; on a GPU one.
@@ -64,7 +69,7 @@ def batch_workers(device: torch.device) -> Iterator[ThreadPoolExecutor]:
     torch's thread count is restored on exit.
     """
     threads = torch.get_num_threads()
-    workers = threads if device.type == "cpu" else 1
+    workers = worker_count(device)
     torch.set_num_threads(threads // workers)
     try:
         with ThreadPoolExecutor(workers) as pool:
