@@ -153,6 +153,32 @@ def test_fatal_errors_are_the_local_paths_one_line(local_ray, bad_inputs, tiny_m
     assert code == local_code == 2 and err == local_err and err.startswith("error: ")
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_carried_table_columns_are_written_as_on_the_local_path(local_ray, tiny_model, tmp_path, fmt):
+    table = tmp_path / "in" / "crawl.csv"
+    table.parent.mkdir()
+    table.write_text(
+        "policy_id,id,text,url,source\n"
+        "p1,1,We sell your data.,https://a.example/privacy,crawl-7\n"
+        "p2,1,Contact us.,https://b.example/privacy,crawl-7\n",
+        encoding="utf-8",
+    )  # `source` clashes with an output column: carried as `input_source`
+    classifier = ClauseClassifier.from_pretrained(tiny_model, device="cpu")
+    batch.predict_inputs(classifier, [str(table)], tmp_path / f"local.{fmt}")
+    distributed.run_distributed(tiny_model, [str(table)], tmp_path / "ray", fmt=fmt, device="cpu")
+    if fmt == "parquet":
+        ours, local = shards(tmp_path / "ray"), pq.read_table(tmp_path / "local.parquet")
+        assert ours.column_names == local.column_names
+        assert {"url", "input_source"} <= set(local.column_names)
+        for name in ("id", "policy_id", "url", "input_source", "categories"):
+            assert ours[name].to_pylist() == local[name].to_pylist(), name
+    else:
+        ours = list(distributed.read_shards(tmp_path / "ray"))
+        local = list(read_jsonl(tmp_path / "local.jsonl"))
+        assert [list(r) for r in ours] == [list(r) for r in local]
+        assert [(r["url"], r["input_source"]) for r in ours] == [(r["url"], r["input_source"]) for r in local]
+
+
 def test_a_killed_workers_batch_is_retried(local_ray, tiny_model, tmp_path):
     marker = tmp_path / "killed"
 

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from .classifier import ClauseClassifier
 from .readers import STDIN, ClauseRow, InputError, Reject, Source, count_rows, expand_inputs
 from .summary import summarize, write_summary
-from .writers import finalize, output_format, read_jsonl
+from .writers import carry, finalize, output_format, read_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -114,9 +114,7 @@ def _record(row: ClauseRow, prediction) -> dict:
         "end": row.end, "context": row.context, "text": row.text, "categories": prediction.categories,
         "legal_basis": prediction.legal_basis, "probabilities": prediction.probabilities,
     }  # fmt: skip
-    for key, value in row.extra.items():
-        record[f"input_{key}" if key in record else key] = value
-    return record
+    return carry(record, row.extra)
 
 
 def predict_inputs(

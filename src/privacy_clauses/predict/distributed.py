@@ -34,7 +34,7 @@ from .classifier import ClauseClassifier
 from .devices import resolve_device, resolve_precision
 from .readers import STDIN, InputError, Reject, Source, expand_inputs
 from .summary import summarize, write_summary
-from .writers import finalize, parquet_schema, read_jsonl
+from .writers import carry, finalize, parquet_schema, read_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +46,13 @@ MANIFEST = "_manifest.json"
 # (each imports this package, torch included, once) as few as the workers.
 READ_CPUS = 0
 
-PARQUET_SCHEMA = parquet_schema()  # carried table columns (url, ...) are not written by this engine
+PARQUET_SCHEMA = parquet_schema()  # a shard whose inputs carry table columns (url, ...) adds them
 CLAUSE_SCHEMA = pa.schema(
     [
         ("shard", pa.int64()), ("source", pa.string()), ("policy_id", pa.string()), ("id", pa.string()),
         ("text", pa.string()),
         ("context", pa.string()), ("start", pa.int64()), ("end", pa.int64()), ("error", pa.string()),
-        ("rejected", pa.bool_()),
+        ("rejected", pa.bool_()), ("extra", pa.string()),  # carried table columns, as a JSON object
     ]
 )  # fmt: skip
 
@@ -72,7 +72,8 @@ def read_sources(batch: pa.Table) -> pa.Table:
                 {"shard": shard, "source": name, "policy_id": "", "id": "", "text": "", "context": "",
                  "error": str(row), "rejected": True} if isinstance(row, Reject) else
                 {"shard": shard, "source": name, "policy_id": row.policy_id, "id": row.id, "text": row.text,
-                 "context": row.context, "start": row.start, "end": row.end, "error": None}
+                 "context": row.context, "start": row.start, "end": row.end, "error": None,
+                 "extra": json.dumps(row.extra, ensure_ascii=False) if row.extra else None}
                 for row in source.rows()
             ]  # fmt: skip
         except InputError as error:
@@ -195,15 +196,15 @@ def _manifest(folder: Path, model: str | Path, sources: list[Source], shard_size
 
 
 def _records(table: pa.Table) -> Iterator[dict]:
-    """Rows of a labelled table as the local path's records."""
+    """Rows of a labelled table as the local path's records (carried columns included)."""
     for row in table.to_pylist():
-        yield {
+        yield carry({
             "source": row["source"], "policy_id": row["policy_id"], "id": row["id"], "start": row["start"],
             "end": row["end"],
             "context": row["context"], "text": row["text"], "categories": row["categories"],
             "legal_basis": row["legal_basis"],
             "probabilities": {name: round(row[f"p:{name}"], 4) for name in ALL_LABELS},
-        }  # fmt: skip
+        }, json.loads(row.get("extra") or "{}"))  # fmt: skip
 
 
 def read_shard(path: str | Path) -> Iterator[dict]:
@@ -270,7 +271,8 @@ class _ShardWriter:
             staging.replace(_skipped_path(path))
         else:  # a list from a killed run, whose input may since have been fixed
             _skipped_path(path).unlink(missing_ok=True)
-        if self.fmt == "parquet":  # columnar, no per-row Python: the driver writes every clause
+        carried = "extra" in table.column_names and table["extra"].null_count < table.num_rows
+        if self.fmt == "parquet" and not carried:  # columnar: the driver writes every clause
             staging = path.with_name(path.name + ".tmp")
             pq.write_table(table.select(PARQUET_SCHEMA.names).cast(PARQUET_SCHEMA), staging)
             os.replace(staging, path)

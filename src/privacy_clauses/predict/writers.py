@@ -46,6 +46,14 @@ def extra_columns(records: Iterator[dict]) -> list[str]:
     return list(found)
 
 
+def carry(record: dict, extra: dict) -> dict:
+    """``record`` plus the carried table columns of its input row; a column whose name the
+    record already uses is carried as ``input_<name>``."""
+    for key, value in extra.items():
+        record[f"input_{key}" if key in record else key] = value
+    return record
+
+
 def _flat(record: dict, extras: list[str]) -> dict:
     row = {name: record.get(name) for name in SCALAR_FIELDS}
     row |= {name: _text(record.get(name)) for name in extras}
