@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--backend", default="torch")
     parser.add_argument("--precision", default="fp32")
-    parser.add_argument("--server-batch-size", type=int, default=16, help="serve --batch-size")
+    parser.add_argument("--server-batch-size", type=int, default=32, help="serve --batch-size (its default)")
     parser.add_argument("--time-limit", type=float, default=900, help="seconds for all rounds together")
     args = parser.parse_args()
 
