@@ -273,3 +273,17 @@ def test_early_stopping_metric_masks_unknown_legal_basis():
     labels[:, 10] = 1  # a known basis the model misses
     known = compute_metrics(SimpleNamespace(predictions=logits, label_ids=(labels, np.ones(4, bool))))
     assert known["legal_basis_macro_f1"] == 0.0 and known["macro_f1"] == 0.5
+
+
+def test_predictions_line_up_with_the_split_under_length_grouped_training(small_data, tiny_base, tmp_path):
+    """Thresholds and test figures pair ``predict_probs`` rows with the split's labels by position;
+    transformers also applies the length-grouped sampler to ``predict`` unless told otherwise."""
+    config = tiny_config(small_data, tiny_base, tmp_path / "run", "max_steps=1")
+    split = run.check_data(config)["train"]
+    trainer = run.fit(config, config.base_model, split, tmp_path / "work", 1)
+    output = trainer.predict(run._encode(split, trainer.processing_class, config))  # as predict_probs does
+    labels, known = output.label_ids
+    assert len({tuple(row) for row in split["labels"]}) > 2  # rows differ, so a reordering shows
+    assert np.array_equal(labels, np.asarray(split["labels"])), "rows in the split's order"
+    assert np.array_equal(known, np.asarray(split["basis_known"]))
+    assert np.allclose(run.predict_probs(trainer, split, config), 1 / (1 + np.exp(-output.predictions)))

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import yaml
 from datasets import Dataset, DatasetDict, concatenate_datasets
+from torch.utils.data import SequentialSampler
 from transformers import EarlyStoppingCallback, Trainer, TrainingArguments, set_seed
 
 from ..data import ClauseFileError, load_splits, read_records, validate_file
@@ -42,6 +43,14 @@ class WeightedTrainer(Trainer):
     def __init__(self, *args, pos_weight: torch.Tensor, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.pos_weight = pos_weight
+
+    def _get_eval_sampler(self, eval_dataset):
+        """Evaluation and ``predict`` in dataset order. transformers applies
+        ``train_sampling_strategy="group_by_length"`` to them as well, and ``predict``'s rows would
+        then no longer line up with the split's labels (thresholds were tuned on shuffled rows)."""
+        if eval_dataset is None or self.args.world_size > 1:  # distributed: accelerate shards it
+            return None
+        return SequentialSampler(eval_dataset)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels, weight, known = inputs.pop("labels"), inputs.pop("weight"), inputs.pop("basis_known")
