@@ -108,6 +108,7 @@ def main() -> None:
     parser.add_argument("--backend", default="torch")
     parser.add_argument("--precision", default="fp32")
     parser.add_argument("--server-batch-size", type=int, default=32, help="serve --batch-size (its default)")
+    parser.add_argument("--max-wait-ms", type=float, default=None, help="serve --max-wait-ms")
     parser.add_argument("--time-limit", type=float, default=900, help="seconds for all rounds together")
     args = parser.parse_args()
 
@@ -126,6 +127,8 @@ def main() -> None:
     command = [sys.executable, "-m", "privacy_clauses.cli", "serve", "--model", args.model,
                "--port", str(port), "--backend", args.backend, "--precision", args.precision,
                "--device", "cpu", "--batch-size", str(args.server_batch_size)]  # fmt: skip
+    if args.max_wait_ms is not None:
+        command += ["--max-wait-ms", str(args.max_wait_ms)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_healthy(url, server)
