@@ -106,7 +106,7 @@ class ClauseClassifier:
             probs[index] = torch.sigmoid(logits).cpu().numpy()
 
         # A call smaller than a batch per worker (a server's micro-batch) is split so no core idles.
-        size = max(1, min(self.batch_size, -(-len(order) // worker_count(self.device))))
+        size = min(self.batch_size, -(-len(order) // worker_count(self.device)))  # >= 1: texts is not empty
         batches = [order[start : start + size] for start in range(0, len(order), size)]
         with batch_workers(self.device) as workers:
             for _ in workers.map(run, batches):  # re-raises a worker's exception
