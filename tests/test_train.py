@@ -287,3 +287,16 @@ def test_predictions_line_up_with_the_split_under_length_grouped_training(small_
     assert np.array_equal(labels, np.asarray(split["labels"])), "rows in the split's order"
     assert np.array_equal(known, np.asarray(split["basis_known"]))
     assert np.allclose(run.predict_probs(trainer, split, config), 1 / (1 + np.exp(-output.predictions)))
+
+
+def test_undo_pos_weight_removes_the_loss_weight_from_the_bias(small_data, tiny_base, tmp_path):
+    """Same seed and data: the calibrated model's bias is the plain one's minus log(pos_weight),
+    so a label weighed 10x in the loss no longer reads 10x its odds."""
+    configs = [tiny_config(small_data, tiny_base, tmp_path / name, f"undo_pos_weight={flag}")
+               for name, flag in (("plain", "false"), ("calibrated", "true"))]  # fmt: skip
+    biases = [run.train(c).joinpath("model") for c in configs]
+    biases = [load_checkpoint(path).model.classifier.bias.detach().numpy() for path in biases]
+    labels = np.asarray(run.check_data(configs[0])["train"]["labels"])
+    expected = -np.log(run.pos_weights(labels, configs[0].pos_weight_cap).numpy())
+    assert expected.min() < -1.0  # the data has rare labels, so the check can fail
+    np.testing.assert_allclose(biases[1] - biases[0], expected, atol=1e-4)

@@ -60,6 +60,10 @@ class TrainConfig(BaseModel):
     pos_weight_cap: float = Field(
         10.0, ge=1, description="rare labels: positive weight = min(cap, negatives/positives)"
     )
+    undo_pos_weight: bool = Field(
+        True, description="after training, subtract log(pos_weight) from the output bias so that "
+        "probabilities are calibrated and thresholds (default 0.5) mean what they say",
+    )
     early_stopping_patience: int = Field(3, ge=1, description="epochs without macro-F1 gain")
     threshold_min_positives: int = Field(
         5, ge=0, description="shrink tuned thresholds toward 0.5 for labels with few positives"

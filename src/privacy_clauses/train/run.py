@@ -21,6 +21,7 @@ from ..data.labels import TASK_COLUMNS
 from ..data.splits import inner_folds, to_example
 from ..data.validate import is_written
 from ..model.checkpoint import Checkpoint, build_model, save_checkpoint
+from ..model.folding import shift_bias
 from ..model.metrics import sigmoid, task_scores
 from ..model.precision import auto_precision
 from ..model.thresholds import apply_thresholds, tune_thresholds
@@ -202,6 +203,16 @@ def fit(
     return trainer
 
 
+def undo_pos_weight(trainer: WeightedTrainer) -> None:
+    """Subtract ``log(pos_weight)`` from the output bias, in place (logit adjustment).
+
+    Weighing a label's positives by ``w`` in the loss multiplies its predicted odds by ``w``:
+    with ``w = 10`` a calibrated 0.5 comes out as 0.91, above most of the threshold grid, and the
+    0.5 default of labels without validation positives over-predicts. This removes the factor.
+    """
+    shift_bias(trainer.model, (-torch.log(trainer.pos_weight)).tolist())
+
+
 def predict_probs(trainer: WeightedTrainer, split: Dataset, config: TrainConfig) -> np.ndarray:
     """Sigmoid probabilities of a fitted model for every clause of ``split``."""
     return sigmoid(trainer.predict(_encode(split, trainer.processing_class, config)).predictions)
@@ -241,6 +252,8 @@ def oof_thresholds(config: TrainConfig, train_split: Dataset, written: set[str],
     for index, (held, inner_train, inner_test) in enumerate(folds):
         logger.info("thresholds: inner fold %d/%d holds out %s", index + 1, len(folds), held)
         trainer = fit(config, config.base_model, inner_train, work / f"inner-{index}", config.epochs)
+        if config.undo_pos_weight:
+            undo_pos_weight(trainer)
         probs.append(predict_probs(trainer, inner_test, config))
         fold_labels, fold_known = _labels(inner_test)
         labels.append(fold_labels)
@@ -288,6 +301,8 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False) ->
     )  # fmt: skip
     trainer = fit(fit_config, fit_config.base_model, splits["train"], work, config.epochs,
                   validation=validation, resume=resume)  # fmt: skip
+    if config.undo_pos_weight:
+        undo_pos_weight(trainer)
     metrics: dict[str, float] = {}
     if validation is not None:
         validation_probs = predict_probs(trainer, validation, config)
