@@ -61,12 +61,20 @@ class TrainConfig(BaseModel):
         10.0, ge=1, description="rare labels: positive weight = min(cap, negatives/positives)"
     )
     undo_pos_weight: bool = Field(
-        True, description="after training, subtract log(pos_weight) from the output bias so that "
-        "probabilities are calibrated and thresholds (default 0.5) mean what they say",
+        True,
+        description="after training, subtract log(pos_weight) from the output bias so that "
+        "probabilities are calibrated and thresholds mean what they say",
     )
     early_stopping_patience: int = Field(3, ge=1, description="epochs without macro-F1 gain")
     threshold_min_positives: int = Field(
-        5, ge=0, description="shrink tuned thresholds toward 0.5 for labels with few positives"
+        5, ge=0, description="shrink tuned thresholds toward threshold_default for labels with few positives"
+    )
+    threshold_default: float = Field(
+        0.5,
+        gt=0,
+        lt=1,
+        description="the threshold of a label without validation positives, and the value tuned "
+        "thresholds shrink toward",
     )
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="auto: bf16 (or fp16) on a GPU that supports it, fp32 on CPU"
@@ -82,6 +90,7 @@ class TrainConfig(BaseModel):
         if value is not None and not Path(value).is_file():
             raise ValueError(f"no such file: {value}")
         return value
+
     max_steps: int = Field(-1, description="stop after this many steps (-1: no limit; for tests)")
 
 

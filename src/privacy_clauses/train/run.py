@@ -261,7 +261,8 @@ def oof_thresholds(config: TrainConfig, train_split: Dataset, written: set[str],
         shutil.rmtree(work / f"inner-{index}", ignore_errors=True)
     return tune_thresholds(
         np.concatenate(probs), np.concatenate(labels),
-        min_positives=config.threshold_min_positives, basis_known=np.concatenate(known),
+        min_positives=config.threshold_min_positives, default=config.threshold_default,
+        basis_known=np.concatenate(known),
     )  # fmt: skip
 
 
@@ -310,7 +311,8 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False) ->
         if thresholds is None:
             thresholds = tune_thresholds(
                 validation_probs, validation_labels,
-                min_positives=config.threshold_min_positives, basis_known=validation_known,
+                min_positives=config.threshold_min_positives, default=config.threshold_default,
+                basis_known=validation_known,
             )  # fmt: skip
         decisions = apply_thresholds(validation_probs, thresholds)
         metrics |= {f"validation_{k}": v for k, v in task_scores(decisions, validation_labels,
