@@ -70,7 +70,7 @@ class TrainConfig(BaseModel):
         5, ge=0, description="shrink tuned thresholds toward threshold_default for labels with few positives"
     )
     threshold_default: float = Field(
-        0.5,
+        0.3,
         gt=0,
         lt=1,
         description="the threshold of a label without validation positives, and the value tuned "
