@@ -20,6 +20,7 @@ from .devices import batch_workers, prepare_model, resolve_device, resolve_preci
 
 logger = logging.getLogger(__name__)
 BACKENDS = ("torch", "onnx")
+SMALL_CALL_BATCH = 4  # clauses per batch of a small CPU call
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,10 @@ class ClauseClassifier:
                 logits = self.model(**batch).logits.float()
             probs[index] = torch.sigmoid(logits).cpu().numpy()
 
-        # A call smaller than a batch per worker (a server's micro-batch) is split so no core idles.
-        size = min(self.batch_size, -(-len(order) // worker_count(self.device)))  # >= 1: texts is not empty
+        # A CPU call smaller than a batch per worker (a server's micro-batch) holds clauses of every
+        # length: small length-sorted batches pad far less (32 clauses: 1.8x clauses/s, benchmarks/).
+        small = self.device.type == "cpu" and len(order) < self.batch_size * worker_count(self.device)
+        size = min(self.batch_size, SMALL_CALL_BATCH) if small else self.batch_size
         batches = [order[start : start + size] for start in range(0, len(order), size)]
         with batch_workers(self.device) as workers:
             for _ in workers.map(run, batches):  # re-raises a worker's exception
