@@ -107,7 +107,7 @@ class ClauseClassifier:
             probs[index] = torch.sigmoid(logits).cpu().numpy()
 
         # A CPU call smaller than a batch per worker (a server's micro-batch) holds clauses of every
-        # length: small length-sorted batches pad far less (32 clauses: 1.8x clauses/s, benchmarks/).
+        # length: small length-sorted batches pad far less (1.6x served clauses/s, benchmarks/serve_load.py).
         small = self.device.type == "cpu" and len(order) < self.batch_size * worker_count(self.device)
         size = min(self.batch_size, SMALL_CALL_BATCH) if small else self.batch_size
         batches = [order[start : start + size] for start in range(0, len(order), size)]
