@@ -224,12 +224,28 @@ def test_tfidf_oof_thresholds_come_from_the_training_policies_only(monkeypatch):
     test = [record(0, "z", ["other"])]
     seen = []
     original = baselines.tfidf_probs
-    def spy(train, *others):
+    def spy(train, *others, **options):
         policies = [sorted({r.policy_id for r in part}) for part in (train, *others)]
         seen.append((policies[0], policies[1:]))
-        return original(train, *others)
+        return original(train, *others, **options)
 
     monkeypatch.setattr(baselines, "tfidf_probs", spy)
     baseline_predictions("tfidf", train, [], test, thresholds="oof")
     assert seen[:3] == [(["b", "c"], [["a"]]), (["a", "c"], [["b"]]), (["a", "b"], [["c"]])]
     assert seen[3] == (["a", "b", "c"], [["z"]])
+
+
+def test_tfidf_reads_the_context_only_when_the_model_does():
+    from privacy_clauses.eval.baselines import tfidf_probs
+
+    def clause(i: int, heading: str) -> ClauseRecord:  # the label shows only in the context
+        labels = ["data_security"] if heading == "Security" else ["other"]
+        return record(i, "a", labels).model_copy(update={"text": "Clause text.", "context": heading})
+
+    train = [clause(i, "Security" if i % 2 else "Intro") for i in range(12)]
+    probe = [clause(100, "Security"), clause(101, "Intro")]
+    with_context = tfidf_probs(train, probe)[0]
+    without = tfidf_probs(train, probe, use_context=False)[0]
+    security = ALL_LABELS.index("category:data_security")
+    assert with_context[0, security] > with_context[1, security] + 0.2
+    np.testing.assert_allclose(without[0], without[1])

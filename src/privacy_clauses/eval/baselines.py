@@ -1,7 +1,8 @@
 """Baselines under the same splits as the model: the label prior and TF-IDF + logistic regression.
 
-Both see what the model sees (clause and heading context), tune per-label thresholds on the same
-validation policies, and obey the same label rules, so a report shows what the transformer adds.
+Both see what the model sees (the clause, and its heading context unless ``use_context`` is off),
+tune per-label thresholds on the same validation policies, and obey the same label rules, so a
+report shows what the transformer adds.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from .predictions import Predictions, make_predictions
 BASELINES = ("prior", "tfidf")
 
 
-def _inputs(records: Sequence[ClauseRecord]) -> list[str]:
-    return [f"{record.context} | {record.text}" for record in records]
+def _inputs(records: Sequence[ClauseRecord], use_context: bool) -> list[str]:
+    return [f"{record.context} | {record.text}" if use_context else record.text for record in records]
 
 
 def _labels(records: Sequence[ClauseRecord]) -> np.ndarray:
@@ -35,13 +36,15 @@ def prior_probs(train: Sequence[ClauseRecord], n: int) -> np.ndarray:
     return np.tile(_labels(train).mean(axis=0), (n, 1))
 
 
-def tfidf_probs(train: Sequence[ClauseRecord], *others: Sequence[ClauseRecord]) -> list[np.ndarray]:
+def tfidf_probs(
+    train: Sequence[ClauseRecord], *others: Sequence[ClauseRecord], use_context: bool = True
+) -> list[np.ndarray]:
     """Fit word 1–2-gram TF-IDF + one logistic regression per label (balanced class weights)
     on ``train``; return probabilities for each of ``others``."""
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True)
-    features = vectorizer.fit_transform(_inputs(train))
+    features = vectorizer.fit_transform(_inputs(train, use_context))
     targets = _labels(train)
-    matrices = [vectorizer.transform(_inputs(records)) for records in others]
+    matrices = [vectorizer.transform(_inputs(records, use_context)) for records in others]
     outputs = [np.zeros((m.shape[0], targets.shape[1])) for m in matrices]
     for column in range(targets.shape[1]):
         y = targets[:, column]
@@ -56,14 +59,14 @@ def tfidf_probs(train: Sequence[ClauseRecord], *others: Sequence[ClauseRecord]) 
     return outputs
 
 
-def _oof_thresholds(train: Sequence[ClauseRecord], min_positives: int) -> list[float]:
+def _oof_thresholds(train: Sequence[ClauseRecord], min_positives: int, use_context: bool) -> list[float]:
     """TF-IDF thresholds from pooled out-of-fold predictions over the real training policies,
     the rule the model uses with ``thresholds: oof``."""
     real = sorted({r.policy_id for r in train if not is_written(r)})
     probs, truth = [], []
     for held in real:
         inner_train, _, inner_test = split_records(train, [held])
-        probs.append(tfidf_probs(inner_train, inner_test)[0])
+        probs.append(tfidf_probs(inner_train, inner_test, use_context=use_context)[0])
         truth.append(_labels(inner_test))
     return tune_thresholds(np.concatenate(probs), np.concatenate(truth), min_positives=min_positives)
 
@@ -75,6 +78,7 @@ def baseline_predictions(
     test: Sequence[ClauseRecord],
     min_positives: int = 5,
     thresholds: str = "validation",
+    use_context: bool = True,
 ) -> Predictions:
     """Train baseline ``name`` on ``train``, tune thresholds on ``validation`` (or out-of-fold over
     the training policies, ``thresholds="oof"``), predict ``test``."""
@@ -82,9 +86,9 @@ def baseline_predictions(
         probs = prior_probs(train, len(test))
         return make_predictions(test, probs, apply_thresholds(probs, [0.5] * probs.shape[1]))
     if thresholds == "oof":
-        cutoffs = _oof_thresholds(train, min_positives)
-        probs = tfidf_probs(train, test)[0]
+        cutoffs = _oof_thresholds(train, min_positives, use_context)
+        probs = tfidf_probs(train, test, use_context=use_context)[0]
     else:
-        validation_probs, probs = tfidf_probs(train, validation, test)
+        validation_probs, probs = tfidf_probs(train, validation, test, use_context=use_context)
         cutoffs = tune_thresholds(validation_probs, _labels(validation), min_positives=min_positives)
     return make_predictions(test, probs, apply_thresholds(probs, cutoffs))

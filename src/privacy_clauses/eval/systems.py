@@ -41,7 +41,7 @@ def baseline_runs(
     return {
         name: baseline_predictions(
             name, train_records, validation_records, test_records, config.threshold_min_positives,
-            config.thresholds,
+            config.thresholds, config.use_context,
         )
         for name in BASELINES
     }  # fmt: skip
