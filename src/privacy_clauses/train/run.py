@@ -203,14 +203,24 @@ def fit(
     return trainer
 
 
-def undo_pos_weight(trainer: WeightedTrainer) -> None:
-    """Subtract ``log(pos_weight)`` from the output bias, in place (logit adjustment).
+def calibrate(trainer: WeightedTrainer, config: TrainConfig) -> None:
+    """With ``undo_pos_weight``, subtract ``log(pos_weight)`` from the output bias, in place
+    (logit adjustment).
 
     Weighing a label's positives by ``w`` in the loss multiplies its predicted odds by ``w``:
     with ``w = 10`` a calibrated 0.5 comes out as 0.91, above most of the threshold grid, and the
     0.5 default of labels without validation positives over-predicts. This removes the factor.
     """
-    shift_bias(trainer.model, (-torch.log(trainer.pos_weight)).tolist())
+    if config.undo_pos_weight:
+        shift_bias(trainer.model, (-torch.log(trainer.pos_weight)).tolist())
+
+
+def fitted_thresholds(
+    config: TrainConfig, probs: np.ndarray, labels: np.ndarray, known: np.ndarray
+) -> list[float]:
+    """``tune_thresholds`` with the config's default and shrinkage."""
+    return tune_thresholds(probs, labels, default=config.threshold_default,
+                           min_positives=config.threshold_min_positives, basis_known=known)  # fmt: skip
 
 
 def predict_probs(trainer: WeightedTrainer, split: Dataset, config: TrainConfig) -> np.ndarray:
@@ -252,18 +262,13 @@ def oof_thresholds(config: TrainConfig, train_split: Dataset, written: set[str],
     for index, (held, inner_train, inner_test) in enumerate(folds):
         logger.info("thresholds: inner fold %d/%d holds out %s", index + 1, len(folds), held)
         trainer = fit(config, config.base_model, inner_train, work / f"inner-{index}", config.epochs)
-        if config.undo_pos_weight:
-            undo_pos_weight(trainer)
+        calibrate(trainer, config)
         probs.append(predict_probs(trainer, inner_test, config))
         fold_labels, fold_known = _labels(inner_test)
         labels.append(fold_labels)
         known.append(fold_known)
         shutil.rmtree(work / f"inner-{index}", ignore_errors=True)
-    return tune_thresholds(
-        np.concatenate(probs), np.concatenate(labels),
-        min_positives=config.threshold_min_positives, default=config.threshold_default,
-        basis_known=np.concatenate(known),
-    )  # fmt: skip
+    return fitted_thresholds(config, np.concatenate(probs), np.concatenate(labels), np.concatenate(known))
 
 
 OWN_FILES = ("model", "metrics.json", "config.yaml", "log.json")
@@ -302,18 +307,13 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False) ->
     )  # fmt: skip
     trainer = fit(fit_config, fit_config.base_model, splits["train"], work, config.epochs,
                   validation=validation, resume=resume)  # fmt: skip
-    if config.undo_pos_weight:
-        undo_pos_weight(trainer)
+    calibrate(trainer, config)
     metrics: dict[str, float] = {}
     if validation is not None:
         validation_probs = predict_probs(trainer, validation, config)
         validation_labels, validation_known = _labels(validation)
         if thresholds is None:
-            thresholds = tune_thresholds(
-                validation_probs, validation_labels,
-                min_positives=config.threshold_min_positives, default=config.threshold_default,
-                basis_known=validation_known,
-            )  # fmt: skip
+            thresholds = fitted_thresholds(config, validation_probs, validation_labels, validation_known)
         decisions = apply_thresholds(validation_probs, thresholds)
         metrics |= {f"validation_{k}": v for k, v in task_scores(decisions, validation_labels,
                                                                  validation_known).items()}  # fmt: skip
