@@ -300,3 +300,19 @@ def test_undo_pos_weight_removes_the_loss_weight_from_the_bias(small_data, tiny_
     expected = -np.log(run.pos_weights(labels, configs[0].pos_weight_cap).numpy())
     assert expected.min() < -1.0  # the data has rare labels, so the check can fail
     np.testing.assert_allclose(biases[1] - biases[0], expected, atol=1e-4)
+
+
+def test_stage_two_replays_a_sample_of_written_clauses_at_its_own_learning_rate(
+    small_data, tiny_base, tmp_path, monkeypatch
+):
+    extra = ["pretrain_epochs=1", "epochs=1", "replay=3", "learning_rate=1e-3", "finetune_learning_rate=1e-5",
+             f"supplementary={written_file(tmp_path, n=5)}"]  # fmt: skip
+    config = tiny_config(small_data, tiny_base, tmp_path / "run", *extra)
+    fitted = []
+    original_fit = run.fit
+    monkeypatch.setattr(run, "fit", lambda c, base, split, *a, **k: fitted.append(
+        (c.learning_rate, split["policy_id"].count("w-doc"))) or original_fit(c, base, split, *a, **k))
+    run.train(config)
+    assert fitted == [(1e-3, 5), (1e-5, 3)]  # stage one: every written clause; stage two: 3 of them
+    one_stage = tiny_config(small_data, tiny_base, tmp_path / "one", *extra[2:], "pretrain_epochs=0")
+    assert run.check_data(one_stage)["train"]["policy_id"].count("w-doc") == 3

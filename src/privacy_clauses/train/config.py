@@ -50,6 +50,15 @@ class TrainConfig(BaseModel):
         description="two-stage recipe: > 0 first trains this many epochs on the supplementary set "
         "alone, then `epochs` on the real policies alone; 0 trains once on both mixed",
     )
+    finetune_learning_rate: float | None = Field(
+        None, gt=0, description="two-stage recipe: stage two's learning rate (null: learning_rate)"
+    )
+    replay: int = Field(
+        0,
+        ge=0,
+        description="> 0: only this many written clauses (a seeded sample) join the real ones when they "
+        "are mixed, and in the two-stage recipe they join stage two (so it does not forget the written set)",
+    )
     use_context: bool = Field(True, description="read the heading/lead-in chain as a text pair")
     max_length: int = Field(192, ge=16, description="tokens per clause+context pair")
     epochs: float = Field(8, gt=0, description="training epochs (stage two in the two-stage recipe)")

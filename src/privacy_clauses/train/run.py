@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import shutil
 import time
 from pathlib import Path
@@ -75,15 +76,20 @@ def _check_file(path: str) -> None:
         raise TrainingError(f"{problems[0]}{more if len(problems) > 1 else ''}")
 
 
-def add_supplementary(splits: DatasetDict, path: str, weight: float) -> DatasetDict:
-    """Add the written clauses of ``path`` to the train split (never to validation or test),
-    each with loss weight ``weight``; real clauses weigh 1."""
+def add_supplementary(
+    splits: DatasetDict, path: str, weight: float, sample: int = 0, seed: int = 0
+) -> DatasetDict:
+    """Add the written clauses of ``path`` (with ``sample``, that many of them drawn with ``seed``)
+    to the train split (never to validation or test), each with loss weight ``weight``; real
+    clauses weigh 1."""
     records = read_records(path)
     real = [record.id for record in records if not is_written(record)]
     if real:
         raise TrainingError(
             f"{path}: supplementary data must be written text; {real[0]} has no source: written"
         )
+    if 0 < sample < len(records):
+        records = random.Random(seed).sample(records, sample)
     train_split = splits["train"].add_column("weight", [1.0] * len(splits["train"]))
     written = Dataset.from_list([to_example(record) | {"weight": weight} for record in records])
     splits["train"] = concatenate_datasets([train_split, written.cast(train_split.features)])
@@ -109,7 +115,8 @@ def check_data(config: TrainConfig) -> DatasetDict:
             splits[name] = splits[name].add_column("weight", [1.0] * len(splits[name]))
     if config.supplementary:
         _check_file(config.supplementary)
-        splits = add_supplementary(splits, config.supplementary, config.supplementary_weight)
+        splits = add_supplementary(splits, config.supplementary, config.supplementary_weight,
+                                   config.replay, config.seed)  # fmt: skip
     needed = (
         ("train", "validation")
         if config.thresholds == "validation" or config.validation_policies
@@ -242,8 +249,13 @@ def pretrain(config: TrainConfig, folder: str | Path) -> Path:
 
 
 def stage_two(config: TrainConfig, base: str) -> TrainConfig:
-    """The config that fine-tunes a stage-one model on the real policies alone."""
-    return config.model_copy(update={"base_model": base, "pretrain_epochs": 0.0, "supplementary": None})
+    """The config that fine-tunes a stage-one model on the real policies (and ``replay`` written
+    clauses), at ``finetune_learning_rate``."""
+    return config.model_copy(update={
+        "base_model": base, "pretrain_epochs": 0.0,
+        "supplementary": config.supplementary if config.replay else None,
+        "learning_rate": config.finetune_learning_rate or config.learning_rate,
+    })  # fmt: skip
 
 
 def _labels(split: Dataset) -> tuple[np.ndarray, np.ndarray]:
