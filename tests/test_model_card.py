@@ -6,7 +6,14 @@ from huggingface_hub import ModelCard
 from privacy_clauses.cli import main
 from privacy_clauses.data import ALL_LABELS
 from privacy_clauses.model import hub
-from privacy_clauses.model.card import DATASET_ID, EMBEDDED_HUB_ID, card_data, model_card, validate_card
+from privacy_clauses.model.card import (
+    DATASET_ID,
+    EMBEDDED_HUB_ID,
+    card_data,
+    lopo_system,
+    model_card,
+    validate_card,
+)
 from privacy_clauses.model.checkpoint import META_FILE, ModelLoadError
 from privacy_clauses.train import run
 
@@ -123,3 +130,21 @@ def test_push_checks_offline_then_creates_and_uploads(trained, tmp_path, monkeyp
     monkeypatch.setattr(hub, "HfApi", lambda token=None: FakeApi(fail=ConnectionError("network unreachable")))
     assert main(["push", "--model", str(trained), "someone/privacy-clauses"]) == 2
     assert capsys.readouterr().err == "error: push to someone/privacy-clauses failed: network unreachable\n"
+
+
+def test_the_card_quotes_the_lopo_system_of_its_own_recipe(trained):
+    meta = json.loads((trained / META_FILE).read_text(encoding="utf-8"))
+    recipe = {**meta["config"], "replay": 300, "seed": 7, "output_dir": "runs/x", "lopo_report": "r.json"}
+    other = {**recipe, "replay": 0, "finetune_learning_rate": 5e-5}
+    report = {**LOPO, "systems": {"model": LOPO["systems"]["model"], "model[replay=300]": {
+        "categories": {"macro_f1": {"mean": 0.7371, "std": 0.0}}}}}  # fmt: skip
+    # the LOPO ran with other seeds and output folders: only the recipe has to match
+    ran = {**recipe, "seed": 42, "output_dir": "runs/lopo"}
+    report["configs"] = {"model": other, "model[replay=300]": ran}
+    assert lopo_system(report, recipe) == "model[replay=300]"
+    text = model_card({**meta, "config": recipe}, report)
+    assert validate_card(text).eval_results[0].metric_value == 0.7371 and "0.737" in text
+    # a report that never ran this recipe puts no figures in the card
+    report["configs"]["model[replay=300]"] = {**recipe, "replay": 600}
+    assert lopo_system(report, recipe) is None
+    assert "No figures are quoted" in model_card({**meta, "config": recipe}, report)

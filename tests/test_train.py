@@ -248,9 +248,9 @@ def test_two_stage_with_out_of_fold_thresholds(small_data, tiny_base, tmp_path, 
     output = run.train(config)
     assert fitted == [
         (tiny_base.name, ["w-doc"]),  # stage one: written text only
-        ("stage-one", ["workhirespot"]),  # inner fold holding out gigapros
-        ("stage-one", ["gigapros"]),  # inner fold holding out workhirespot
-        ("stage-one", ["gigapros", "workhirespot"]),  # the final model
+        ("stage-one", ["w-doc", "workhirespot"]),  # inner fold holding out gigapros (+ written replay)
+        ("stage-one", ["gigapros", "w-doc"]),  # inner fold holding out workhirespot
+        ("stage-one", ["gigapros", "w-doc", "workhirespot"]),  # the final model
     ]
     real = [r for r in run.read_records(small_data) if r.policy_id in {"gigapros", "workhirespot"}]
     assert tuned == [len(real)]  # thresholds from the pooled out-of-fold predictions

@@ -22,10 +22,29 @@ TASK_NAMES = {"categories": "OPP-115 practice categories", "legal_basis": "GDPR 
 METRICS = {"micro_f1": ("f1", "micro"), "macro_f1": ("f1", "macro")}
 
 
-def lopo_figures(report: dict) -> dict[str, dict[str, float]]:
-    """``{task: {metric: mean over seeds}}`` of the primary model in a LOPO ``metrics.json``."""
+RUN_FIELDS = {"output_dir", "test_policies", "validation_policies", "seed", "lopo_report"}  # not the recipe
+
+
+def lopo_system(report: dict, config: dict | None = None) -> str | None:
+    """The model system of a LOPO ``metrics.json`` trained with ``config``'s recipe (every field but
+    where and with which seed it ran; a field an older report lacks counts as off), so a card never
+    quotes another recipe's figures. Without a config, or a report without configs: the first."""
+    models = [name for name in report.get("systems", {}) if name.startswith("model")]
+    recorded = report.get("configs")
+    if config is None or not recorded:
+        return models[0] if models else None
+    for name in models:
+        other = recorded.get(name, {})
+        keys = (set(config) | set(other)) - RUN_FIELDS
+        if all(config.get(k) == other.get(k) or not (config.get(k) or other.get(k)) for k in keys):
+            return name
+    return None
+
+
+def lopo_figures(report: dict, config: dict | None = None) -> dict[str, dict[str, float]]:
+    """``{task: {metric: mean over seeds}}`` of the system of ``config``'s recipe in a LOPO report."""
     systems = report.get("systems", {})
-    name = next((n for n in systems if n.startswith("model")), None)
+    name = lopo_system(report, config)
     figures: dict[str, dict[str, float]] = {}
     for task in TASKS:
         summary = systems.get(name, {}).get(task, {}) if name else {}
@@ -49,7 +68,7 @@ def card_data(meta: dict, lopo: dict | None = None) -> ModelCardData:
     """The YAML metadata; ``model-index`` from the LOPO report when given."""
     results = []
     if lopo:
-        figures = lopo_figures(lopo)
+        figures = lopo_figures(lopo, meta.get("config"))
         seeds = lopo.get("seeds", [])
         for task, values in figures.items():
             for metric, value in values.items():
@@ -82,15 +101,15 @@ def _label_table(meta: dict) -> str:
     return "\n".join(rows)
 
 
-def _evaluation(lopo: dict | None) -> str:
-    if not lopo:
+def _evaluation(lopo: dict | None, config: dict) -> str:
+    figures = lopo_figures(lopo, config) if lopo else {}
+    if not figures:
         return (
             "No figures are quoted here: this model's held-out test policy is too small to say much. "
             "The recipe's leave-one-policy-out figures come from `privacy-clauses evaluate --cv lopo "
             "--config CONFIG -o REPORT`; train with `lopo_report=REPORT/metrics.json` to put them in "
             "this card."
         )
-    figures = lopo_figures(lopo)
     rows = ["| task | micro-F1 | macro-F1 |", "|---|---|---|"]
     for task, values in figures.items():
         rows.append(f"| {TASK_NAMES[task]} | {values.get('micro_f1', float('nan')):.3f} | "
@@ -148,7 +167,7 @@ a category (the most probable when none passes), and `other` never stands beside
 
 ## Evaluation
 
-{_evaluation(lopo)}
+{_evaluation(lopo, config)}
 
 ## Limitations
 

@@ -8,6 +8,7 @@ thresholds, label-scheme version, training config and metrics.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,9 +24,11 @@ from transformers.utils import logging as hf_logging
 
 from ..data.errors import PrivacyClausesError
 from ..data.labels import ALL_LABELS, SCHEME_VERSION
-from .card import model_card
+from .card import lopo_system, model_card
 from .folding import FOLDED_KEY, folded, shift_bias
 from .thresholds import DEFAULT_THRESHOLD
+
+logger = logging.getLogger(__name__)
 
 EMBEDDED_BASE = "embedded"
 META_FILE = "privacy_clauses.json"
@@ -116,6 +119,9 @@ def save_checkpoint(folder: str | Path, checkpoint: Checkpoint) -> None:
     }
     (folder / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     lopo = read_lopo_report(meta.get("config", {}).get("lopo_report"))
+    if lopo and lopo_system(lopo, meta.get("config")) is None:
+        logger.warning("%s holds no run of this recipe: the model card quotes no LOPO figures",
+                       meta["config"]["lopo_report"])  # fmt: skip
     (folder / "README.md").write_text(model_card(meta, lopo), encoding="utf-8")
 
 

@@ -48,7 +48,8 @@ class TrainConfig(BaseModel):
         0.0,
         ge=0,
         description="two-stage recipe: > 0 first trains this many epochs on the supplementary set "
-        "alone, then `epochs` on the real policies alone; 0 trains once on both mixed",
+        "alone, then `epochs` on the real policies (and `replay` written clauses); 0 trains once on "
+        "both mixed",
     )
     finetune_learning_rate: float | None = Field(
         None, gt=0, description="two-stage recipe: stage two's learning rate (null: learning_rate)"
