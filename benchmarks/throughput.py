@@ -3,8 +3,9 @@
 One run, one model, the same clauses (the bundled dataset, repeated), 5 interleaved rounds:
 median and range. The baseline is ``transformers.pipeline("text-classification", model=..., top_k=None)``
 called on the list of clause/context pairs as its documentation shows; ours is
-``ClauseClassifier`` with torch at fp32, bf16 and int8, and with ONNX Runtime (``--backend onnx``)
-at fp32 and int8 (exported into ``MODEL/onnx/`` first if missing). Also reports, for each path,
+``ClauseClassifier`` with torch at fp32, bf16 and int8, with ONNX Runtime (``--backend onnx``) and
+OpenVINO (``--backend openvino``, int8 calibrated on the first 300 bundled clauses) at fp32 and
+int8 (exported into ``MODEL/onnx/`` and ``MODEL/openvino/`` first if missing). Also reports, for each path,
 label agreement with torch fp32 and the change in macro-F1 against the bundled labels (the model
 saw most of these clauses in training, so the F1 values themselves mean little; only the change
 between paths does), and how often the pipeline's own decisions (score >= 0.5, thresholds folded
@@ -26,11 +27,12 @@ from privacy_clauses.data.splits import to_example
 from privacy_clauses.model.metrics import task_scores
 from privacy_clauses.model.thresholds import apply_thresholds
 from privacy_clauses.predict.classifier import ClauseClassifier
-from privacy_clauses.predict.export import export_onnx, onnx_path
+from privacy_clauses.predict.export import export_onnx, export_openvino, exported_path
 
 # (name, backend, precision); torch fp32 first: the reference for agreement
 PATHS = (("fp32", "torch", "fp32"), ("bf16", "torch", "bf16"), ("int8", "torch", "int8"),
-         ("onnx fp32", "onnx", "fp32"), ("onnx int8", "onnx", "int8"))  # fmt: skip
+         ("onnx fp32", "onnx", "fp32"), ("onnx int8", "onnx", "int8"),
+         ("openvino fp32", "openvino", "fp32"), ("openvino int8", "openvino", "int8"))  # fmt: skip
 
 
 def interleaved_speeds(runs: dict, repeats: int) -> dict[str, list[float]]:
@@ -67,8 +69,10 @@ def main() -> None:
     gold = np.asarray([to_example(r)["labels"] for r in records], dtype=int)
     print(f"torch threads: {torch.get_num_threads()}, clauses: {len(texts)}")
 
-    if not onnx_path(args.model, "int8").is_file():
+    if not exported_path(args.model, "onnx", "int8").is_file():
         export_onnx(args.model, int8=True)
+    if not exported_path(args.model, "openvino", "int8").is_file():
+        export_openvino(args.model, int8=True, calibration=["data/clauses.jsonl"])
     pipe = pipeline("text-classification", model=args.model, top_k=None, device="cpu")
     pairs = [{"text": t, "text_pair": c} for t, c in zip(texts, contexts, strict=True)]
     pipe(pairs[:8], truncation=True)
@@ -106,9 +110,10 @@ def main() -> None:
             f"{exact:.4f} of clauses; "
             f"macro-F1 change: categories {delta['categories']:+.4f}, legal basis {delta['legal_basis']:+.4f}"
         )
-    ratios = [a / b for a, b in zip(rounds["onnx int8"], rounds["int8"], strict=True)]
-    print(f"onnx int8 / torch int8, per round: median {statistics.median(ratios):.2f}x, "
-          f"range {min(ratios):.2f}-{max(ratios):.2f}x")  # fmt: skip
+    for name in ("onnx int8", "openvino int8"):
+        ratios = [a / b for a, b in zip(rounds[name], rounds["int8"], strict=True)]
+        print(f"{name} / torch int8, per round: median {statistics.median(ratios):.2f}x, "
+              f"range {min(ratios):.2f}-{max(ratios):.2f}x")  # fmt: skip
 
     index = {name: i for i, name in enumerate(ALL_LABELS)}
     plain = np.zeros_like(reference[0])

@@ -121,9 +121,15 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .predict.export import export_onnx
+    from .predict.export import export_onnx, export_openvino
 
-    for path in export_onnx(args.model, int8=args.int8):
+    if args.format == "onnx":
+        if args.calibration:
+            raise UserError("--calibration is for --format openvino --int8 (ONNX int8 is dynamic)")
+        written = export_onnx(args.model, int8=args.int8)
+    else:
+        written = export_openvino(args.model, int8=args.int8, calibration=args.calibration)
+    for path in written:
         print(path)
     return 0
 
@@ -221,7 +227,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line: every option's choices and default appear in ``--help``."""
-    from .model.precision import PRECISIONS
+    from .model.precision import BACKENDS, PRECISIONS
 
     parser = _Parser(prog="privacy-clauses", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -310,8 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     predict.add_argument("--batch-size", type=int, default=32, help="clauses per forward pass")
     predict.add_argument(
-        "--backend", choices=("torch", "onnx"), default="torch",
-        help="onnx: ONNX Runtime on CPU, from the files of 'export' (--precision fp32 or int8)",
+        "--backend", choices=BACKENDS, default="torch",
+        help="onnx (ONNX Runtime) or openvino: on CPU, from the files of 'export' (--precision fp32 or int8)",
     )  # fmt: skip
     predict.add_argument(
         "--on-error", choices=("skip", "fail"), default="skip",
@@ -321,17 +327,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ray_arguments(predict)
     predict.set_defaults(run=_predict)
 
-    export = commands.add_parser("export", help="export a model for serving runtimes (ONNX)")
+    export = commands.add_parser("export", help="export a model for serving runtimes (ONNX, OpenVINO)")
     export.add_argument("--model", required=True, help="model folder written by 'train'")
-    export.add_argument("--format", choices=("onnx",), default="onnx", help="files go to MODEL/onnx/")
-    export.add_argument("--int8", action="store_true", help="also write an int8 (dynamic quantization) model")
+    export.add_argument("--format", choices=("onnx", "openvino"), default="onnx",
+                        help="files go to MODEL/onnx/ or MODEL/openvino/")  # fmt: skip
+    export.add_argument(
+        "--int8", action="store_true", help="also an int8 model (onnx: dynamic; openvino: calibrated)"
+    )
+    export.add_argument(
+        "--calibration", nargs="+", metavar="FILE|DIR",
+        help="openvino --int8: 300 clauses like those you will label, in any input predict reads",
+    )  # fmt: skip
     export.set_defaults(run=_export)
 
     serve = commands.add_parser("serve", help="HTTP API: label clauses and policies on demand")
     serve.add_argument("--model", required=True, help="model folder written by 'train'")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="TCP port")
-    serve.add_argument("--backend", choices=("torch", "onnx"), default="torch", help="as for predict")
+    serve.add_argument("--backend", choices=BACKENDS, default="torch", help="as for predict")
     serve.add_argument("--precision", default="auto", choices=PRECISIONS, help="as for predict")
     serve.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     serve.add_argument("--batch-size", type=int, default=32, help="clauses per forward pass")

@@ -12,10 +12,11 @@ from ..data.errors import PrivacyClausesError
 from .card import validate_card
 from .checkpoint import ModelLoadError, load_checkpoint_meta
 
-# what a model folder publishes: weights, config, tokenizer, thresholds, card, ONNX exports
 # the Hub client's HTTP and transport errors (its HTTP library's base class where it exports one)
 NETWORK_ERRORS = (HfHubHTTPError, OSError, getattr(errors, "HTTPError", OSError))
-UPLOAD_PATTERNS = ["*.safetensors", "*.json", "*.txt", "*.model", "README.md", "onnx/*.onnx"]
+# what a model folder publishes: weights, config, tokenizer, thresholds, card, ONNX and OpenVINO exports
+UPLOAD_PATTERNS = ["*.safetensors", "*.json", "*.txt", "*.model", "README.md", "onnx/*.onnx",
+                   "openvino/*.xml", "openvino/*.bin"]  # fmt: skip
 
 
 def check_upload(folder: str | Path, repo_id: str) -> list[Path]:

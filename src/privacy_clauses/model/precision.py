@@ -1,8 +1,9 @@
-"""Numeric precisions, and what ``auto`` means: one rule for training and inference."""
+"""Numeric precisions, and what ``auto`` means: one rule for training and inference; the runtimes."""
 
 from __future__ import annotations
 
 PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")
+BACKENDS = ("torch", "onnx", "openvino")  # onnx, openvino: CPU, from the files of `export`
 
 
 def auto_precision(device_type: str) -> str:

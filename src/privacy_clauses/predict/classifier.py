@@ -15,11 +15,11 @@ from ..data.labels import ALL_LABELS, BASIS_PREFIX, CATEGORY_PREFIX
 from ..data.segment import segment
 from ..model.checkpoint import load_checkpoint
 from ..model.folding import FOLDED_KEY
+from ..model.precision import BACKENDS
 from ..model.thresholds import apply_thresholds
 from .devices import batch_workers, prepare_model, resolve_device, resolve_precision, worker_count
 
 logger = logging.getLogger(__name__)
-BACKENDS = ("torch", "onnx")
 SMALL_CALL_BATCH = 4  # clauses per batch of a small CPU call
 
 
@@ -42,15 +42,15 @@ class ClauseClassifier:
         if backend not in BACKENDS:
             raise PrivacyClausesError(f"backend '{backend}': expected one of {', '.join(BACKENDS)}")
         self.backend = backend
-        self.onnx = None
-        if backend == "onnx":  # ONNX Runtime on CPU, from the files of `privacy-clauses export`
-            from .onnx_backend import OnnxModel
+        self.runtime = None
+        if backend != "torch":  # ONNX Runtime or OpenVINO on CPU, from the files of `privacy-clauses export`
+            from .runtimes import exported_model
 
             if device not in ("auto", "cpu"):
-                raise PrivacyClausesError(f"backend 'onnx' runs on CPU, not '{device}'")
+                raise PrivacyClausesError(f"backend '{backend}' runs on CPU, not '{device}'")
             self.device = resolve_device("cpu")
             self.precision = "fp32" if precision == "auto" else precision
-            self.onnx = OnnxModel(model_dir, self.precision)
+            self.runtime = exported_model(backend, model_dir, self.precision, worker_count(self.device))
             # the exported graph has the thresholds folded in: undo it for calibrated probabilities
             self.logit_offset = -np.asarray(checkpoint.meta.get(FOLDED_KEY) or [0.0] * len(ALL_LABELS))
             self.model = None
@@ -72,7 +72,8 @@ class ClauseClassifier:
         cls, path: str | Path, device: str = "auto", precision: str = "auto", batch_size: int = 32,
         backend: str = "torch",
     ):  # fmt: skip
-        """Load a model folder written by ``privacy-clauses train`` (``backend="onnx"``: its export)."""
+        """Load a model folder written by ``privacy-clauses train`` (``backend`` onnx or openvino:
+        its export)."""
         return cls(load_checkpoint(path), device=device, precision=precision, batch_size=batch_size,
                    backend=backend, model_dir=path)  # fmt: skip
 
@@ -93,10 +94,10 @@ class ClauseClassifier:
         features = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoded]
 
         def run(index: np.ndarray) -> None:
-            if self.onnx is not None:
+            if self.runtime is not None:
                 batch = self.tokenizer.pad({key: [encoded[key][i] for i in index] for key in features},
                                            return_tensors="np")  # fmt: skip
-                logits = self.onnx(batch) + self.logit_offset
+                logits = self.runtime(batch) + self.logit_offset
                 probs[index] = 1.0 / (1.0 + np.exp(-logits))
                 return
             batch = self.tokenizer.pad(
