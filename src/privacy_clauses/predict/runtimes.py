@@ -65,9 +65,10 @@ class OpenVinoModel:
     def __init__(self, model_dir: str | Path, precision: str, workers: int = 1) -> None:
         path = _exported_file(model_dir, "openvino", precision)
         openvino = _import("openvino")
-        self.compiled = openvino.Core().compile_model(
-            str(path), "CPU", {"NUM_STREAMS": workers, "INFERENCE_NUM_THREADS": workers}
-        )
+        settings = {"NUM_STREAMS": workers, "INFERENCE_NUM_THREADS": workers}
+        if precision == "fp32":  # else OpenVINO runs float ops in bf16 on CPUs that have it
+            settings["INFERENCE_PRECISION_HINT"] = "f32"
+        self.compiled = openvino.Core().compile_model(str(path), "CPU", settings)
         self.inputs = [port.any_name for port in self.compiled.inputs]
         self.local = threading.local()
 
