@@ -10,6 +10,7 @@ onnxruntime); OpenVINO also the ``openvino`` extra (openvino, nncf).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import warnings
 from pathlib import Path
@@ -21,7 +22,6 @@ from ..data.errors import PrivacyClausesError
 from ..model.checkpoint import load_checkpoint_meta
 
 logger = logging.getLogger(__name__)
-FORMATS = ("onnx", "openvino")
 SUFFIXES = {"onnx": ".onnx", "openvino": ".xml"}
 CALIBRATION_CLAUSES = 300  # NNCF's default subset size
 EXTRAS = {"onnx": "export", "onnxscript": "export", "onnxruntime": "export", "openvino": "openvino",
@@ -39,13 +39,14 @@ def onnx_path(model_dir: str | Path, precision: str) -> Path:
     return exported_path(model_dir, "onnx", precision)
 
 
-def _require(*modules: str) -> None:
+def require(*modules: str, purpose: str = "export") -> None:
+    """Import ``modules`` or raise one line naming the extra that installs them."""
     for module in modules:
         try:
-            __import__(module)
+            importlib.import_module(module)
         except ImportError as error:
             raise PrivacyClausesError(
-                f"export needs {module}: pip install 'privacy-clauses[{EXTRAS[module]}]'"
+                f"{purpose} needs {module}: pip install 'privacy-clauses[{EXTRAS[module]}]'"
             ) from error
 
 
@@ -55,7 +56,7 @@ def export_onnx(model_dir: str | Path, int8: bool = False) -> list[Path]:
     Batch size and sequence length stay dynamic. int8 is ONNX Runtime's dynamic quantization
     (per-channel int8 weights of every MatMul, activations quantized per batch).
     """
-    _require("onnx", "onnxscript", "onnxruntime")
+    require("onnx", "onnxscript", "onnxruntime")
     load_checkpoint_meta(model_dir)  # refuses folders that are not models of this project
     model = AutoModelForSequenceClassification.from_pretrained(
         model_dir, use_safetensors=True, trust_remote_code=False
@@ -121,7 +122,7 @@ def export_openvino(
     post-training quantization in its transformer mode (activations and weights int8, softmax and
     layer norms kept in float), calibrated on the first 300 clauses of ``calibration``.
     """
-    _require("openvino", *(("nncf",) if int8 else ()))
+    require("openvino", *(("nncf",) if int8 else ()))
     if int8 and not calibration:
         raise PrivacyClausesError(
             "openvino --int8 needs --calibration FILE|DIR: clauses like those you will label"

@@ -4,26 +4,22 @@ worker thread side by side, as torch does on CPU."""
 
 from __future__ import annotations
 
+import importlib
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from ..data.errors import PrivacyClausesError
-from .export import EXTRAS, exported_path
+from .export import exported_path, require
 
 PRECISIONS = ("fp32", "int8")
 RUNTIMES = {"onnx": "onnxruntime", "openvino": "openvino"}
 
 
 def _import(backend: str):
-    try:
-        return __import__(RUNTIMES[backend])
-    except ImportError as error:
-        module = RUNTIMES[backend]
-        raise PrivacyClausesError(
-            f"backend '{backend}' needs {module}: pip install 'privacy-clauses[{EXTRAS[module]}]'"
-        ) from error
+    require(RUNTIMES[backend], purpose=f"backend '{backend}'")
+    return importlib.import_module(RUNTIMES[backend])
 
 
 def _exported_file(model_dir: str | Path, backend: str, precision: str) -> Path:
