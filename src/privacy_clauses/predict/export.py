@@ -11,6 +11,7 @@ onnxruntime); OpenVINO also the ``openvino`` extra (openvino, nncf).
 from __future__ import annotations
 
 import importlib
+import itertools
 import logging
 import warnings
 from pathlib import Path
@@ -93,11 +94,8 @@ def calibration_features(
     reads them, in padded batches of 8: the calibration set of static int8 quantization."""
     from .readers import ClauseRow, expand_inputs
 
-    clauses: list[ClauseRow] = []
-    for source in expand_inputs(inputs):
-        clauses += [row for row in source.rows() if isinstance(row, ClauseRow)][: count - len(clauses)]
-        if len(clauses) >= count:
-            break
+    rows = (row for source in expand_inputs(inputs) for row in source.rows() if isinstance(row, ClauseRow))
+    clauses = list(itertools.islice(rows, count))  # stops reading once it has enough
     if not clauses:
         raise PrivacyClausesError(f"{' '.join(inputs)}: no clauses to calibrate int8 on")
     meta = load_checkpoint_meta(model_dir)

@@ -27,9 +27,8 @@ def _exported_file(model_dir: str | Path, backend: str, precision: str) -> Path:
         raise PrivacyClausesError(f"backend '{backend}' runs fp32 or int8, not '{precision}'")
     path = exported_path(model_dir, backend, precision)
     if not path.is_file():
-        flag = {"fp32": "", "int8": " --int8"}[precision] + (
-            " --calibration FILE" if backend == "openvino" and precision == "int8" else ""
-        )
+        calibration = " --calibration FILE" if backend == "openvino" else ""
+        flag = "" if precision == "fp32" else " --int8" + calibration
         command = f"privacy-clauses export --model {model_dir} --format {backend}{flag}"
         raise PrivacyClausesError(f"{path}: no {backend} model; run '{command}'")
     return path
