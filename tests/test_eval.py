@@ -11,6 +11,7 @@ from privacy_clauses.eval import EvaluationError, cross_validate, evaluate_model
 from privacy_clauses.eval.baselines import baseline_predictions
 from privacy_clauses.eval.metrics import bootstrap_ci, task_metrics
 from privacy_clauses.eval.predictions import Predictions, evaluation_records, make_predictions
+from privacy_clauses.train.oof import read_oof_predictions
 
 from .conftest import DATA
 from .test_train import tiny_config
@@ -163,6 +164,10 @@ def test_lopo_pools_every_clause_once_per_seed(small_data, tiny_base, tmp_path):
     metrics = write_report(evaluation, tmp_path / "report", resamples=20)
     assert metrics["systems"]["model"]["categories"]["micro_f1"]["std"] >= 0
     assert "gigapros" in metrics["systems"]["model"]["categories"]["per_policy"]
+    saved = read_oof_predictions(tmp_path / "report" / "predictions.jsonl", "model")
+    assert sorted(saved) == [1, 2] and sorted(saved[2]) == ids
+    first = evaluation.systems["model"][1].subset([0])
+    assert np.allclose(saved[2][first.ids[0]][1], first.probs[0], atol=1e-4)
     assert not list((tmp_path / "folds").iterdir())  # fold models are discarded
 
 

@@ -148,3 +148,10 @@ def test_the_card_quotes_the_lopo_system_of_its_own_recipe(trained):
     report["configs"]["model[replay=300]"] = {**recipe, "replay": 600}
     assert lopo_system(report, recipe) is None
     assert "No figures are quoted" in model_card({**meta, "config": recipe}, report)
+
+
+def test_the_card_says_where_the_thresholds_were_tuned(trained):
+    meta = json.loads((trained / META_FILE).read_text(encoding="utf-8"))
+    assert "tuned on the validation policies ['workhirespot']" in model_card(meta)
+    meta["config"] = {**meta["config"], "thresholds": "oof", "oof_predictions": "reports/x/predictions.jsonl"}
+    assert "tuned on pooled out-of-fold predictions over the training policies" in model_card(meta)

@@ -4,10 +4,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
 from privacy_clauses.cli import main
 from privacy_clauses.data import ALL_LABELS
+from privacy_clauses.data.splits import to_example
 from privacy_clauses.model.checkpoint import ModelLoadError, load_checkpoint
 from privacy_clauses.model.thresholds import apply_thresholds
 from privacy_clauses.train import run
@@ -21,7 +23,7 @@ def tiny_config(data, base, output, *extra):
     overrides = [
         f"data={data}", f"base_model={base}", f"output_dir={output}", "test_policies=[gigster]",
         "validation_policies=[workhirespot]", "max_length=48", "epochs=2", "batch_size=32",
-        "supplementary=null", "thresholds=validation", "pretrain_epochs=0",
+        "supplementary=null", "thresholds=validation", "pretrain_epochs=0", "oof_predictions=null",
         *extra,
     ]  # fmt: skip
     return load_config(ROOT / "configs" / "default.yaml", overrides)
@@ -258,6 +260,57 @@ def test_two_stage_with_out_of_fold_thresholds(small_data, tiny_base, tmp_path, 
     assert meta["config"]["pretrain_epochs"] == 1 and meta["validation_policies"] == []
     assert "test_categories_macro_f1" in meta["metrics"]
     assert not (tmp_path / "run.work").exists()
+
+
+def saved_lopo(folder: Path, config, records, seeds=(1, 2)) -> Path:
+    """A LOPO report folder of ``config``'s recipe with random out-of-fold probabilities."""
+    from privacy_clauses.train.oof import write_oof_predictions
+
+    folder.mkdir()
+    report = {"systems": {"model": {}}, "configs": {"model": config.model_dump()}}
+    (folder / "metrics.json").write_text(json.dumps(report), encoding="utf-8")
+    rng = np.random.default_rng(0)
+    ids, policies = [r.id for r in records], [r.policy_id for r in records]
+    runs = [("model", seed, ids, policies, rng.random((len(records), len(ALL_LABELS)))) for seed in seeds]
+    write_oof_predictions(folder / "predictions.jsonl", runs)
+    return folder / "predictions.jsonl"
+
+
+def test_out_of_fold_thresholds_from_a_saved_lopo_run(small_data, tiny_base, tmp_path, monkeypatch):
+    """A model trained on every policy takes its thresholds from the LOPO run of its recipe (those
+    folds are its inner folds): no inner model is trained, the thresholds are the pooled ones."""
+    extra = ["validation_policies=[]", "test_policies=[]", "thresholds=oof", "epochs=1"]
+    config = tiny_config(small_data, tiny_base, tmp_path / "run", *extra)
+    records = run.read_records(small_data)
+    saved = saved_lopo(tmp_path / "lopo", config, records)
+    fitted = []
+    original_fit = run.fit
+    monkeypatch.setattr(run, "fit", lambda *a, **k: fitted.append(1) or original_fit(*a, **k))
+    output = run.train(config.model_copy(update={"oof_predictions": str(saved)}))
+    assert fitted == [1]  # the final model only
+
+    from privacy_clauses.train.oof import read_oof_predictions
+
+    runs = read_oof_predictions(saved, "model")
+    probs = np.concatenate([np.stack([runs[seed][r.id][1] for r in records]) for seed in (1, 2)])
+    labels = np.tile([to_example(r)["labels"] for r in records], (2, 1))
+    known = np.tile([to_example(r)["basis_known"] for r in records], 2)
+    expected = run.fitted_thresholds(config, probs, labels, known)
+    assert load_checkpoint(output / "model").thresholds == pytest.approx(expected)
+
+
+def test_saved_oof_predictions_must_match_recipe_and_policies(small_data, tiny_base, tmp_path, capsys):
+    extra = ["validation_policies=[]", "thresholds=oof", "epochs=1"]
+    config = tiny_config(small_data, tiny_base, tmp_path / "run", *extra)  # test_policies: [gigster]
+    records = run.read_records(small_data)
+    other_recipe = saved_lopo(tmp_path / "a", config.model_copy(update={"learning_rate": 1.0}), records)
+    all_policies = saved_lopo(tmp_path / "b", config, records)  # its folds trained on gigster
+    for saved, says in ((other_recipe, "a/metrics.json: no model"), (all_policies, "gigster")):
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(config.model_dump() | {"oof_predictions": str(saved)}))
+        assert main(["train", "--config", str(path)]) == 2
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and says in error and not (tmp_path / "run").exists()
 
 
 def test_early_stopping_metric_masks_unknown_legal_basis():

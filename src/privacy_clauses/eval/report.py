@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.labels import ALL_LABELS, TASK_COLUMNS, TASKS
+from ..train.oof import write_oof_predictions
 from .metrics import bootstrap_ci, per_policy, summarize
 from .plots import plot_confusion, plot_label_f1, plot_pr_curves
 from .predictions import Evaluation, Predictions
@@ -183,12 +184,20 @@ def report_markdown(metrics: dict) -> str:
 
 
 def write_report(evaluation: Evaluation, output: str | Path, resamples: int = 1000) -> dict:
-    """Write ``metrics.json``, ``report.md`` and the plots into ``output``; return the metrics."""
+    """Write ``metrics.json``, ``report.md`` and the plots into ``output``; return the metrics.
+    LOPO also writes the models' out-of-fold probabilities (``predictions.jsonl``), from which a
+    model trained on every policy can take its thresholds (``oof_predictions``)."""
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     metrics = compute_metrics(evaluation, resamples)
     (output / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     (output / "report.md").write_text(report_markdown(metrics), encoding="utf-8")
+    if evaluation.mode == "lopo":
+        write_oof_predictions(output / "predictions.jsonl", (
+            (name, seed, run.ids, run.policy_ids, run.probs)
+            for name, runs in evaluation.systems.items() if name.startswith("model")
+            for seed, run in zip(evaluation.seeds, runs, strict=True)
+        ))  # fmt: skip
     plot_label_f1(metrics, output / "label_f1.png")
     plot_pr_curves({name: runs[0] for name, runs in evaluation.systems.items()}, output / "pr_curves.png")
     if primary_model(evaluation):

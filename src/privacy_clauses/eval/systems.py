@@ -56,12 +56,13 @@ def model_run(
     stage_one: Path | None = None,
 ) -> Predictions:
     """Fine-tune on one split with ``seed`` and predict its test clauses; the model is discarded.
+    Its thresholds never come from saved predictions (those folds trained on this test policy).
     With ``stage_one`` (the two-stage recipe) the fold fine-tunes that model on its real policies."""
     test = sorted({record.policy_id for record in test_records})
     output = work / f"{'-'.join(test)}-seed{seed}"
     fold_config = config.model_copy(
         update={"test_policies": list(test), "validation_policies": list(validation), "seed": seed,
-                "output_dir": str(output)}
+                "output_dir": str(output), "oof_predictions": None}
     )  # fmt: skip
     if stage_one is not None:
         fold_config = stage_two(fold_config, str(stage_one))

@@ -22,7 +22,9 @@ TASK_NAMES = {"categories": "OPP-115 practice categories", "legal_basis": "GDPR 
 METRICS = {"micro_f1": ("f1", "micro"), "macro_f1": ("f1", "macro")}
 
 
-RUN_FIELDS = {"output_dir", "test_policies", "validation_policies", "seed", "lopo_report"}  # not the recipe
+RUN_FIELDS = {  # where and with which seed it ran, and what it quotes or reuses: not the recipe
+    "output_dir", "test_policies", "validation_policies", "seed", "lopo_report", "oof_predictions",
+}  # fmt: skip
 
 
 def lopo_system(report: dict, config: dict | None = None) -> str | None:
@@ -123,6 +125,13 @@ def _evaluation(lopo: dict | None, config: dict) -> str:
     )
 
 
+def _threshold_source(meta: dict) -> str:
+    config = meta.get("config", {})
+    if config.get("thresholds") == "oof":
+        return "pooled out-of-fold predictions over the training policies (one model per policy held out)"
+    return f"the validation policies {meta.get('validation_policies', [])}"
+
+
 def model_card(meta: dict, lopo: dict | None = None) -> str:
     """Render the card: metadata, intended use, label scheme, how to use, evaluation, limits."""
     config = meta.get("config", {})
@@ -140,6 +149,7 @@ addresses and the GDPR Art. 6(1) legal bases it states. Multi-label; one head fo
 - **Training data:** {config.get("data", "unknown")}, supplementary written text:
   {config.get("supplementary") or "none"}; held out: test {meta.get("test_policies", [])},
   validation {meta.get("validation_policies", [])}
+- **Thresholds:** one per label, tuned on {_threshold_source(meta)}
 - **Label scheme version:** {meta["scheme_version"]}; maximum length {config.get("max_length", "?")} tokens
 
 ## Intended use

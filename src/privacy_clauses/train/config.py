@@ -44,6 +44,11 @@ class TrainConfig(BaseModel):
         description="tune per-label thresholds on the validation policies, or on pooled out-of-fold "
         "predictions of inner folds over the real training policies (one extra model per policy)",
     )
+    oof_predictions: str | None = Field(
+        None,
+        description="thresholds: oof takes the inner folds' predictions from this predictions.jsonl "
+        "of 'evaluate --cv lopo' with this recipe over the same policies, instead of training them",
+    )
     pretrain_epochs: float = Field(
         0.0,
         ge=0,
@@ -94,7 +99,7 @@ class TrainConfig(BaseModel):
         None, description="metrics.json of 'evaluate --cv lopo' with this recipe, for the model card"
     )
 
-    @field_validator("lopo_report")
+    @field_validator("lopo_report", "oof_predictions")
     @classmethod
     def _report_exists(cls, value: str | None) -> str | None:
         if value is not None and not Path(value).is_file():

@@ -10,8 +10,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+from datasets import Dataset
 
+from ..data.errors import PrivacyClausesError
 from ..data.labels import ALL_LABELS
+from ..model.card import lopo_system
+from .config import TrainConfig
 
 
 def write_oof_predictions(
@@ -30,9 +34,50 @@ def read_oof_predictions(path: str | Path, system: str) -> dict[int, dict[str, t
     """``{seed: {clause id: (policy id, probabilities in ALL_LABELS order)}}`` of ``system``."""
     runs: dict[int, dict[str, tuple[str, np.ndarray]]] = {}
     with Path(path).open(encoding="utf-8") as lines:
-        for line in lines:
-            row = json.loads(line)
-            if row["system"] == system:
-                probs = np.array([row["probs"][label] for label in ALL_LABELS], dtype=float)
-                runs.setdefault(row["seed"], {})[row["id"]] = (row["policy_id"], probs)
+        for number, line in enumerate(lines, 1):
+            try:
+                row = json.loads(line)
+                if row["system"] == system:
+                    probs = np.array([row["probs"][label] for label in ALL_LABELS], dtype=float)
+                    runs.setdefault(row["seed"], {})[row["id"]] = (row["policy_id"], probs)
+            except (ValueError, KeyError, TypeError) as error:
+                raise PrivacyClausesError(f"{path}:{number}: not a prediction line ({error!r})") from error
     return runs
+
+
+def saved_oof_predictions(
+    config: TrainConfig, train: Dataset, written: set[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Probabilities, labels and known-basis mask of the real training clauses, pooled over the
+    seeds of ``config.oof_predictions``. The LOPO run must be of this recipe (its ``metrics.json``
+    says so) and over exactly these policies: a fold that trained on another policy would leak."""
+    path = Path(config.oof_predictions)
+    report = path.with_name("metrics.json")
+    try:
+        system = lopo_system(json.loads(report.read_text(encoding="utf-8")), config.model_dump())
+    except (OSError, ValueError) as error:
+        raise PrivacyClausesError(f"{report}: cannot read the LOPO report of {path} ({error})") from error
+    if system is None:
+        raise PrivacyClausesError(
+            f"{report}: no model trained with this config's recipe; run 'evaluate --cv lopo' with it, "
+            "or set oof_predictions=null to train the inner folds"
+        )
+    real = [i for i, policy in enumerate(train["policy_id"]) if policy not in written]
+    ids, policies = [train["id"][i] for i in real], sorted({train["policy_id"][i] for i in real})
+    runs = read_oof_predictions(path, system)
+    probs = []
+    for seed, saved in sorted(runs.items()):
+        saved_policies = sorted({policy for policy, _ in saved.values()})
+        missing = [clause for clause in ids if clause not in saved]
+        if saved_policies != policies or missing:
+            raise PrivacyClausesError(
+                f"{path}: seed {seed} covers policies {saved_policies}, not the training policies "
+                f"{policies}{f' (no prediction for {missing[0]})' if missing else ''}; "
+                "set oof_predictions=null to train the inner folds"
+            )
+        probs.append(np.stack([saved[clause][1] for clause in ids]))
+    if not probs:
+        raise PrivacyClausesError(f"{path}: no predictions of system '{system}'")
+    labels = np.asarray(train["labels"]).astype(int)[real]
+    known = np.asarray(train["basis_known"], dtype=bool)[real]
+    return np.concatenate(probs), np.tile(labels, (len(probs), 1)), np.tile(known, len(probs))

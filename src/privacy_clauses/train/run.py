@@ -28,6 +28,7 @@ from ..model.precision import auto_precision
 from ..model.thresholds import apply_thresholds, tune_thresholds
 from .config import TrainConfig
 from .metrics import compute_metrics
+from .oof import saved_oof_predictions
 
 logger = logging.getLogger(__name__)
 MIN_EXAMPLES = 2
@@ -301,6 +302,13 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False) ->
         raise TrainingError(f"{output}: the run folder exists; pass --overwrite to replace its model")
     work, staging = output.with_name(output.name + ".work"), output.with_name(output.name + ".tmp")
     splits = check_data(config)
+    written = (
+        {record.policy_id for record in read_records(config.supplementary)} if config.supplementary
+        else set()
+    )  # fmt: skip
+    thresholds = None
+    if config.thresholds == "oof" and config.oof_predictions:  # the LOPO folds are the inner folds
+        thresholds = fitted_thresholds(config, *saved_oof_predictions(config, splits["train"], written))
     fit_config = config
     if config.pretrain_epochs > 0 and config.supplementary:
         stage_one = work / "stage-one"
@@ -308,15 +316,9 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False) ->
             pretrain(config, stage_one)
         fit_config = stage_two(config, str(stage_one))
         splits = check_data(fit_config)
-    written = (
-        {record.policy_id for record in read_records(fit_config.supplementary)} if fit_config.supplementary
-        else set()
-    )  # fmt: skip
     validation = splits.get("validation")
-    thresholds = (
-        oof_thresholds(fit_config, splits["train"], written, work / "thresholds")
-        if config.thresholds == "oof" else None
-    )  # fmt: skip
+    if config.thresholds == "oof" and thresholds is None:
+        thresholds = oof_thresholds(fit_config, splits["train"], written, work / "thresholds")
     trainer = fit(fit_config, fit_config.base_model, splits["train"], work, config.epochs,
                   validation=validation, resume=resume)  # fmt: skip
     calibrate(trainer, config)
