@@ -6,11 +6,12 @@ import pytest
 from privacy_clauses.cli import main
 from privacy_clauses.data import ALL_LABELS, read_records
 from privacy_clauses.data.records import ClauseRecord
-from privacy_clauses.data.splits import lopo_splits
+from privacy_clauses.data.splits import lopo_splits, to_example
 from privacy_clauses.eval import EvaluationError, cross_validate, evaluate_model, write_report
 from privacy_clauses.eval.baselines import baseline_predictions
 from privacy_clauses.eval.metrics import bootstrap_ci, task_metrics
 from privacy_clauses.eval.predictions import Predictions, evaluation_records, make_predictions
+from privacy_clauses.model.checkpoint import load_checkpoint
 from privacy_clauses.train.oof import read_oof_predictions
 
 from .conftest import DATA
@@ -254,3 +255,27 @@ def test_tfidf_reads_the_context_only_when_the_model_does():
     security = ALL_LABELS.index("category:data_security")
     assert with_context[0, security] > with_context[1, security] + 0.2
     np.testing.assert_allclose(without[0], without[1])
+
+
+def test_a_model_on_every_policy_takes_its_thresholds_from_its_recipes_lopo_report(
+    small_data, tiny_base, tmp_path
+):
+    """The real flow: LOPO with out-of-fold thresholds writes a report, and training the same recipe
+    on every policy reads that report's predictions instead of training inner models."""
+    from privacy_clauses.train import run
+
+    config = tiny_config(small_data, tiny_base, tmp_path / "release", "max_steps=1", "thresholds=oof",
+                         "validation_policies=[]", "test_policies=[]")  # fmt: skip
+    evaluation = cross_validate({"model": config}, seeds=[1], work=tmp_path / "folds")
+    write_report(evaluation, tmp_path / "report", resamples=5)
+    saved = tmp_path / "report" / "predictions.jsonl"
+    release = config.model_copy(update={"oof_predictions": str(saved)})
+    output = run.train(release)
+    pooled = evaluation.systems["model"][0]
+    truth = np.asarray([to_example(r)["labels"] for r in read_records(small_data)])
+    known = np.asarray([to_example(r)["basis_known"] for r in read_records(small_data)])
+    order = {clause: i for i, clause in enumerate(pooled.ids)}
+    probs = pooled.probs[[order[r.id] for r in read_records(small_data)]].round(4)
+    expected = run.fitted_thresholds(config, probs, truth, known)
+    assert load_checkpoint(output / "model").thresholds == pytest.approx(expected)
+
