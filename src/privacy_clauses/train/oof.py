@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-from datasets import Dataset
 
 from ..data.errors import PrivacyClausesError
 from ..data.labels import ALL_LABELS
@@ -45,12 +44,10 @@ def read_oof_predictions(path: str | Path, system: str) -> dict[int, dict[str, t
     return runs
 
 
-def saved_oof_predictions(
-    config: TrainConfig, train: Dataset, written: set[str]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Probabilities, labels and known-basis mask of the real training clauses, pooled over the
-    seeds of ``config.oof_predictions``. The LOPO run must be of this recipe (its ``metrics.json``
-    says so) and over exactly these policies: a fold that trained on another policy would leak."""
+def saved_oof_probs(config: TrainConfig, ids: list[str], policies: list[str]) -> list[np.ndarray]:
+    """Per seed of ``config.oof_predictions``, the probabilities of clauses ``ids`` (of ``policies``).
+    The LOPO run must be of this recipe (its ``metrics.json`` says so) and over exactly these
+    policies: a fold that trained on another policy would leak it into the thresholds."""
     path = Path(config.oof_predictions)
     report = path.with_name("metrics.json")
     try:
@@ -62,22 +59,18 @@ def saved_oof_predictions(
             f"{report}: no model trained with this config's recipe; run 'evaluate --cv lopo' with it, "
             "or set oof_predictions=null to train the inner folds"
         )
-    real = [i for i, policy in enumerate(train["policy_id"]) if policy not in written]
-    ids, policies = [train["id"][i] for i in real], sorted({train["policy_id"][i] for i in real})
-    runs = read_oof_predictions(path, system)
-    probs = []
-    for seed, saved in sorted(runs.items()):
-        saved_policies = sorted({policy for policy, _ in saved.values()})
+    expected = sorted(set(policies))
+    runs = []
+    for seed, saved in sorted(read_oof_predictions(path, system).items()):
+        covered = sorted({policy for policy, _ in saved.values()})
         missing = [clause for clause in ids if clause not in saved]
-        if saved_policies != policies or missing:
+        if covered != expected or missing:
             raise PrivacyClausesError(
-                f"{path}: seed {seed} covers policies {saved_policies}, not the training policies "
-                f"{policies}{f' (no prediction for {missing[0]})' if missing else ''}; "
+                f"{path}: seed {seed} covers policies {covered}, not the training policies "
+                f"{expected}{f' (no prediction for {missing[0]})' if missing else ''}; "
                 "set oof_predictions=null to train the inner folds"
             )
-        probs.append(np.stack([saved[clause][1] for clause in ids]))
-    if not probs:
+        runs.append(np.stack([saved[clause][1] for clause in ids]))
+    if not runs:
         raise PrivacyClausesError(f"{path}: no predictions of system '{system}'")
-    labels = np.asarray(train["labels"]).astype(int)[real]
-    known = np.asarray(train["basis_known"], dtype=bool)[real]
-    return np.concatenate(probs), np.tile(labels, (len(probs), 1)), np.tile(known, len(probs))
+    return runs

@@ -28,7 +28,7 @@ from ..model.precision import auto_precision
 from ..model.thresholds import apply_thresholds, tune_thresholds
 from .config import TrainConfig
 from .metrics import compute_metrics
-from .oof import saved_oof_predictions
+from .oof import saved_oof_probs
 
 logger = logging.getLogger(__name__)
 MIN_EXAMPLES = 2
@@ -284,6 +284,16 @@ def oof_thresholds(config: TrainConfig, train_split: Dataset, written: set[str],
     return fitted_thresholds(config, np.concatenate(probs), np.concatenate(labels), np.concatenate(known))
 
 
+def saved_oof_thresholds(config: TrainConfig, train_split: Dataset, written: set[str]) -> list[float]:
+    """``oof_thresholds`` from the saved out-of-fold predictions of this recipe's LOPO run
+    (``oof_predictions``), pooled over its seeds: no inner model is trained."""
+    real = train_split.select([i for i, p in enumerate(train_split["policy_id"]) if p not in written])
+    runs = saved_oof_probs(config, real["id"], real["policy_id"])
+    labels, known = _labels(real)
+    return fitted_thresholds(config, np.concatenate(runs), np.tile(labels, (len(runs), 1)),
+                             np.tile(known, len(runs)))  # fmt: skip
+
+
 OWN_FILES = ("model", "metrics.json", "config.yaml", "log.json")
 
 
@@ -308,7 +318,7 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False) ->
     )  # fmt: skip
     thresholds = None
     if config.thresholds == "oof" and config.oof_predictions:  # the LOPO folds are the inner folds
-        thresholds = fitted_thresholds(config, *saved_oof_predictions(config, splits["train"], written))
+        thresholds = saved_oof_thresholds(config, splits["train"], written)
     fit_config = config
     if config.pretrain_epochs > 0 and config.supplementary:
         stage_one = work / "stage-one"
